@@ -1,0 +1,146 @@
+"""Checkpoint task_monitoring (step 11): follow the task until it stops, and judge how it ended.
+
+Scenarios run through moto (the task's lifecycle and exit code are scripted in moto's
+model) or stubbed responses where moto cannot express them (ECS `failures`). A virtual
+clock drives the polling: no check waits in real time, and polling or a botocore waiter
+are both accepted.
+"""
+
+import re
+
+import pytest
+from moto.moto_api import state_manager
+
+from grader.feedback import Text, expect
+from grader.harness import student
+from grader.harness.aws import moto_task
+from grader.harness.lab import register_classifier_task_definition, run_classifier_task
+
+MONITOR = Text("monitor_task", "monitor_task")
+POLL, TIMEOUT = 10.0, 300.0
+STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
+            "DEPROVISIONING", "STOPPED")
+
+
+@pytest.fixture
+def task_arn(account, lab):
+    return run_classifier_task(account, lab, register_classifier_task_definition(account, lab))
+
+
+@pytest.fixture
+def states_last(request):
+    """Each state of the task lasts `times` DescribeTasks calls (moto's manual progression)."""
+
+    def set_times(times: int) -> None:
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": times})
+
+    yield set_times
+    state_manager.unset_transition("ecs::task")
+
+
+def _stop_with(task_arn: str, exit_code, reason: str) -> None:
+    task = moto_task(task_arn)
+    task.containers[0].exitCode = exit_code
+    task.stopped_reason = reason
+
+
+def _monitor(ops, lab, task_arn):
+    return student.outcome(MONITOR, student.method(ops, "monitor_task"), lab.cluster, task_arn,
+                           poll_interval=POLL, timeout=TIMEOUT)
+
+
+def test_returns_the_stopped_task_on_exit_code_0(ops, lab, task_arn, clock, states_last):
+    states_last(2)
+    task, error = _monitor(ops, lab, task_arn)
+    expect(error is None, "Une tâche arrêtée avec le code de sortie 0 est un succès : aucune exception attendue.",
+           "A task stopped with exit code 0 is a success: no exception expected.",
+           expected="la tâche (dict)", seen=f"{type(error).__name__}: {error}{getattr(error, 'grader_where', '')}")
+    expect(isinstance(task, dict) and task.get("taskArn") == task_arn and task.get("lastStatus") == "STOPPED",
+           "monitor_task doit renvoyer la tâche finale (dict de describe_tasks, lastStatus STOPPED).",
+           "monitor_task must return the final task (describe_tasks dict, lastStatus STOPPED).",
+           expected={"taskArn": task_arn, "lastStatus": "STOPPED"},
+           seen={k: task.get(k) for k in ("taskArn", "lastStatus")} if isinstance(task, dict) else task)
+
+
+def test_polls_at_the_given_interval(ops, account, lab, task_arn, clock, states_last):
+    states_last(2)
+    _monitor(ops, lab, task_arn)
+    polls = len(account.recorder.of("DescribeTasks"))
+    expect(polls >= 2, "La tâche doit être interrogée plusieurs fois avec describe_tasks jusqu'à STOPPED.",
+           "The task must be polled with describe_tasks until STOPPED.", expected=">= 2 appels", seen=polls)
+    expect(len(clock.sleeps) >= polls - 1,
+           "Il faut attendre entre deux appels à describe_tasks (time.sleep(poll_interval)) : sinon la "
+           "boucle martèle l'API ECS.",
+           "Wait between two describe_tasks calls (time.sleep(poll_interval)), or the loop hammers the ECS API.",
+           expected=f">= {polls - 1} pauses", seen=len(clock.sleeps))
+    too_long = [s for s in clock.sleeps if s > POLL + 1]
+    expect(not too_long, "Les pauses ne doivent pas dépasser poll_interval.",
+           "Pauses must not exceed poll_interval.", expected=f"<= {POLL} s", seen=too_long)
+
+
+def test_prints_each_status_change_once(ops, lab, task_arn, clock, states_last, capsys):
+    states_last(3)
+    _monitor(ops, lab, task_arn)
+    lines = capsys.readouterr().out.splitlines()
+    mentions = {s: sum(1 for line in lines if re.search(rf"\b{s}\b", line)) for s in STATUSES}
+    repeated = {s: n for s, n in mentions.items() if n > 1 and s != "STOPPED"}
+    expect(mentions["STOPPED"] >= 1, "Affichez les changements de statut, au moins le statut final STOPPED.",
+           "Print the status changes, at least the final STOPPED status.", expected="STOPPED", seen=lines[-5:])
+    expect(not repeated, "Chaque changement de statut doit être affiché une seule fois, pas à chaque appel.",
+           "Each status change must be printed once, not at every poll.", expected="1 ligne par statut",
+           seen=repeated)
+
+
+def test_nonzero_exit_code_raises_task_failed_error(ops_module, ops, lab, task_arn, clock):
+    _stop_with(task_arn, 1, "Essential container in task exited")
+    _task, error = _monitor(ops, lab, task_arn)
+    expected_type = getattr(ops_module, "TaskFailedError", None)
+    expect(expected_type is not None and isinstance(error, expected_type),
+           "Un code de sortie non nul doit lever TaskFailedError.",
+           "A non-zero exit code must raise TaskFailedError.", expected="TaskFailedError",
+           seen=type(error).__name__ if error else "aucune exception")
+    expect(getattr(error, "exit_code", None) == 1, "TaskFailedError.exit_code doit être le code de sortie du conteneur.",
+           "TaskFailedError.exit_code must be the container's exit code.", expected=1,
+           seen=getattr(error, "exit_code", None))
+
+
+def test_missing_exit_code_raises_with_the_stopped_reason(ops_module, ops, lab, task_arn, clock):
+    reason = ("CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+              "failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/image-classifier:latest: not found")
+    _stop_with(task_arn, None, reason)
+    _task, error = _monitor(ops, lab, task_arn)
+    expected_type = getattr(ops_module, "TaskFailedError", None)
+    expect(expected_type is not None and isinstance(error, expected_type),
+           "Une tâche arrêtée sans code de sortie (image introuvable...) est un échec : TaskFailedError.",
+           "A task stopped without an exit code (image not found...) is a failure: TaskFailedError.",
+           expected="TaskFailedError", seen=type(error).__name__ if error else "aucune exception (succès ?)")
+    expect(getattr(error, "exit_code", "?") is None and "CannotPullContainerError" in str(
+        getattr(error, "stopped_reason", "")),
+           "TaskFailedError doit porter exit_code=None et stopped_reason (le stoppedReason de la tâche).",
+           "TaskFailedError must carry exit_code=None and stopped_reason (the task's stoppedReason).",
+           expected={"exit_code": None, "stopped_reason": reason[:40] + "..."},
+           seen={"exit_code": getattr(error, "exit_code", "?"), "stopped_reason": getattr(error, "stopped_reason", "?")})
+
+
+def test_times_out_when_the_task_never_stops(ops, lab, task_arn, clock, states_last):
+    states_last(10**9)  # stuck in RUNNING
+    _task, error = _monitor(ops, lab, task_arn)
+    expect(isinstance(error, TimeoutError),
+           f"Une tâche qui ne s'arrête pas doit lever TimeoutError après timeout ({TIMEOUT:.0f} s).",
+           f"A task that never stops must raise TimeoutError after timeout ({TIMEOUT:.0f} s).",
+           expected="TimeoutError", seen=type(error).__name__ if error else "aucune exception")
+    expect(clock.now <= TIMEOUT + POLL + 1,
+           "TimeoutError doit arriver dans le délai timeout, pas bien après.",
+           "TimeoutError must come within the timeout, not long after.",
+           expected=f"<= {TIMEOUT + POLL:.0f} s", seen=f"{clock.now:.0f} s")
+
+
+def test_ecs_failures_raise_task_failed_error(ops_module, ops, account, lab, task_arn, clock):
+    account.stub("DescribeTasks", lambda params: {
+        "tasks": [], "failures": [{"arn": task_arn, "reason": "MISSING"}]})
+    _task, error = _monitor(ops, lab, task_arn)
+    expected_type = getattr(ops_module, "TaskFailedError", None)
+    expect(expected_type is not None and isinstance(error, expected_type),
+           "Une tâche signalée dans « failures » par describe_tasks doit lever TaskFailedError.",
+           "A task reported in describe_tasks' \"failures\" must raise TaskFailedError.",
+           expected="TaskFailedError", seen=f"{type(error).__name__}: {error}" if error else "aucune exception")

@@ -1,0 +1,1 @@
+"""Test doubles and fixtures-behind-fixtures used by the checks."""

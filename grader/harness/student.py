@@ -1,0 +1,69 @@
+"""Call the student's code and turn whatever happens into feedback, never a traceback."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+import pytest
+from _pytest.outcomes import OutcomeException
+
+from grader.feedback import CheckFailed, Text, fail
+from grader.harness.clock import VirtualTimeExceeded
+
+_ABORTS = (OutcomeException, KeyboardInterrupt, CheckFailed)  # pytest's own control flow
+
+
+def where(error: BaseException, module_file: str | None) -> str:
+    """' (ligne N)' of the deepest frame in the student's file, if any."""
+    if not module_file:
+        return ""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == module_file]
+    return f" (ligne {frames[-1].lineno})" if frames else ""
+
+
+def method(obj: Any, name: str) -> Callable:
+    function = getattr(obj, name, None)
+    if not callable(function):
+        fail(f"La méthode {name} est introuvable : gardez le nom et la signature du modèle.",
+             f"Method {name} not found: keep the template's name and signature.")
+    return function
+
+
+def outcome(what: Text, function: Callable, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
+    """Run student code; return (value, None) or (None, the exception it raised)."""
+    module_file = getattr(getattr(function, "__code__", None), "co_filename", None)
+    try:
+        return function(*args, **kwargs), None
+    except _ABORTS:
+        raise
+    except VirtualTimeExceeded:
+        fail(f"{what.fr} tourne sans fin : aucune limite de temps n'arrête la boucle.",
+             f"{what.en} runs forever: no time limit stops the loop.")
+    except NotImplementedError:
+        fail(f"{what.fr} n'est pas encore implémentée (NotImplementedError).",
+             f"{what.en} is not implemented yet (NotImplementedError).")
+    except SystemExit as error:
+        fail(f"{what.fr} a appelé sys.exit({error.code!r}) : levez une exception à la place.",
+             f"{what.en} called sys.exit({error.code!r}): raise an exception instead.")
+    except BaseException as error:  # noqa: BLE001 - judged by the caller
+        error.grader_where = where(error, module_file)  # type: ignore[attr-defined]
+        return None, error
+
+
+def call(what: Text, function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run student code that must succeed; its exception becomes the feedback."""
+    value, error = outcome(what, function, *args, **kwargs)
+    if error is not None:
+        detail = f"{type(error).__name__}: {error}{getattr(error, 'grader_where', '')}"
+        fail(f"{what.fr} a levé une exception : {detail}",
+             f"{what.en} raised an exception: {detail}")
+    return value
+
+
+def raised(what: Text, function: Callable, *args: Any, **kwargs: Any) -> BaseException | None:
+    """Run student code that must fail; return its exception (None if it returned)."""
+    return outcome(what, function, *args, **kwargs)[1]
+
+
+__all__ = ["call", "raised", "method", "outcome", "pytest"]

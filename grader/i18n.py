@@ -1,0 +1,61 @@
+"""The engine's own sentences (the checks carry theirs), in French and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.feedback import Text
+
+STATUS = {
+    "passed": Text("réussi", "passed"),
+    "partial": Text("partiel", "partial"),
+    "failed": Text("échoué", "failed"),
+    "not_graded": Text("non noté", "not graded"),
+}
+
+
+def status(name: str, lang: str) -> str:
+    return STATUS[name](lang)
+
+
+def tier_not_selected(tier: str, lang: str) -> str:
+    return Text(
+        f"Tier {tier} non sélectionné (relancez avec --tier {tier} ou --tier all).",
+        f"Tier {tier} not selected (run again with --tier {tier} or --tier all).",
+    )(lang)
+
+
+def not_selected(lang: str) -> str:
+    return Text("Non sélectionné (-k/-m).", "Not selected (-k/-m).")(lang)
+
+
+def missing_submission(path: Path, lang: str) -> str:
+    return Text(
+        f"Le dossier à noter n'existe pas : {path} (option --submission).",
+        f"The submission directory does not exist: {path} (option --submission).",
+    )(lang)
+
+
+def check_timeout(seconds, lang: str) -> str:
+    return Text(
+        f"Délai dépassé : la vérification a été arrêtée après {seconds} s. Votre code boucle-t-il "
+        "sans fin, ou attend-il sans limite de temps ?",
+        f"Time limit exceeded: the check was stopped after {seconds} s. Does your code loop "
+        "forever, or wait without a time limit?",
+    )(lang)
+
+
+def unexpected_error(detail: str, lang: str) -> str:
+    return Text(f"Erreur inattendue pendant la vérification : {detail}",
+                f"Unexpected error during the check: {detail}")(lang)
+
+
+def harness_error(detail: str, lang: str) -> str:
+    return Text(
+        f"La vérification n'a pas pu être préparée : {detail}",
+        f"The check could not be set up: {detail}",
+    )(lang)
+
+
+def reread_step(step: str, lang: str) -> str:
+    return Text(f"Relisez l'étape {step} de LAB.md.", f"Re-read step {step} of LAB.md.")(lang)

@@ -1,0 +1,107 @@
+"""Render one GradeReport as HTML, Markdown, JSON, Gradescope results.json and a terminal table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from grader import i18n
+from grader.results import NOT_GRADED, GradeReport
+
+REPORT_FILES = {
+    "html": "report.html",
+    "markdown": "report.md",
+    "json": "report.json",
+    "gradescope": "results.json",
+}
+
+_env = Environment(
+    loader=PackageLoader("grader", "templates"),
+    autoescape=select_autoescape(["html", "j2"], default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step)
+_env.filters["points"] = lambda value: f"{value:g}"
+
+
+def _markdown_env() -> Environment:
+    env = _env.overlay(autoescape=False)
+    return env
+
+
+def render_html(report: GradeReport) -> str:
+    return _env.get_template("report.html.j2").render(r=report)
+
+
+def render_markdown(report: GradeReport) -> str:
+    return _markdown_env().get_template("report.md.j2").render(r=report)
+
+
+def render_json(report: GradeReport) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def gradescope_results(report: GradeReport) -> dict:
+    """Gradescope's autograder results.json (bonus points may exceed max_score)."""
+    tests = []
+    for number, checkpoint in enumerate(report.checkpoints, start=1):
+        graded = checkpoint.status != NOT_GRADED
+        lines = list(checkpoint.feedback)
+        if checkpoint.feedback:
+            lines.append(i18n.reread_step(checkpoint.step, report.lang))
+        if not graded:
+            lines = [f"{i18n.status(NOT_GRADED, report.lang)} : {checkpoint.reason}"]
+        tests.append({
+            "name": f"{checkpoint.title} ({checkpoint.id})",
+            "number": str(number),
+            "score": checkpoint.score,
+            "max_score": checkpoint.max_points if graded else 0,
+            "status": "passed" if checkpoint.status == "passed" else "failed",
+            "output": "\n".join(lines),
+            "visibility": "visible",
+        })
+    return {
+        "score": round(report.score + report.bonus_score, 2),
+        "max_score": report.max_score,
+        "execution_time": round(report.duration_s, 2),
+        "output": _summary_line(report),
+        "visibility": "visible",
+        "tests": tests,
+    }
+
+
+def _summary_line(report: GradeReport) -> str:
+    if report.lang == "en":
+        return (f"Score {report.score:g}/{report.max_score:g} (graded here: {report.graded_max:g} points), "
+                f"bonus {report.bonus_score:g}/{report.bonus_max:g}; tiers: {', '.join(report.tiers)}.")
+    return (f"Score {report.score:g}/{report.max_score:g} (points notés ici : {report.graded_max:g}), "
+            f"bonus {report.bonus_score:g}/{report.bonus_max:g} ; tiers : {', '.join(report.tiers)}.")
+
+
+def write_reports(report: GradeReport, report_dir: Path) -> dict[str, Path]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "html": render_html(report),
+        "markdown": render_markdown(report),
+        "json": render_json(report),
+        "gradescope": json.dumps(gradescope_results(report), ensure_ascii=False, indent=2) + "\n",
+    }
+    paths = {}
+    for kind, text in contents.items():
+        path = report_dir / REPORT_FILES[kind]
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # never leave a half-written report behind
+        paths[kind] = path
+    return paths
+
+
+def render_terminal_summary(report: GradeReport, paths: dict[str, Path]) -> str:
+    return _markdown_env().get_template("summary.txt.j2").render(
+        r=report, paths=paths, summary=_summary_line(report)
+    )

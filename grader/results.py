@@ -1,0 +1,187 @@
+"""The result model: check outcomes → checkpoint grades → one report, whatever the format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from grader.catalogue import Catalogue, Checkpoint
+
+PASSED, PARTIAL, FAILED, NOT_GRADED = "passed", "partial", "failed", "not_graded"
+
+
+@dataclass
+class CheckResult:
+    """One pytest check of one checkpoint."""
+
+    nodeid: str
+    name: str
+    tier: str
+    outcome: str  # passed | failed | skipped
+    weight: float = 1.0
+    message: str = ""  # feedback (failed) or reason (skipped), already in the run's language
+    duration_s: float = 0.0
+
+
+@dataclass
+class CheckpointResult:
+    id: str
+    part: str
+    part_title: str
+    step: str
+    title: str
+    bonus: bool
+    max_points: float
+    score: float
+    status: str
+    feedback: list[str] = field(default_factory=list)
+    reason: str = ""  # why it is not graded
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass
+class GradeReport:
+    submission: str
+    tiers: list[str]
+    lang: str
+    started_at: str
+    duration_s: float
+    checkpoints: list[CheckpointResult]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def required(self) -> list[CheckpointResult]:
+        return [c for c in self.checkpoints if not c.bonus]
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.required), 2)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.required), 2)
+
+    @property
+    def graded_max(self) -> float:
+        return round(sum(c.max_points for c in self.required if c.status != NOT_GRADED), 2)
+
+    @property
+    def bonus_score(self) -> float:
+        return round(sum(c.score for c in self.checkpoints if c.bonus), 2)
+
+    @property
+    def bonus_max(self) -> float:
+        return round(sum(c.max_points for c in self.checkpoints if c.bonus), 2)
+
+    def by_part(self) -> list[tuple[str, list[CheckpointResult]]]:
+        parts: dict[str, list[CheckpointResult]] = {}
+        for checkpoint in self.checkpoints:
+            parts.setdefault(checkpoint.part_title, []).append(checkpoint)
+        return list(parts.items())
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(
+            score=self.score,
+            max_score=self.max_score,
+            graded_max=self.graded_max,
+            bonus_score=self.bonus_score,
+            bonus_max=self.bonus_max,
+        )
+        return data
+
+
+def grade_checkpoint(
+    checkpoint: Checkpoint,
+    checks: list[CheckResult],
+    *,
+    part_title: str,
+    lang: str,
+    tiers_run: list[str],
+    tier_reasons: dict[str, str],
+) -> CheckpointResult:
+    """Points in proportion to the weight of the passed checks among those that ran."""
+    result = CheckpointResult(
+        id=checkpoint.id,
+        part=checkpoint.part,
+        part_title=part_title,
+        step=checkpoint.step,
+        title=checkpoint.title(lang),
+        bonus=checkpoint.bonus,
+        max_points=checkpoint.points,
+        score=0.0,
+        status=NOT_GRADED,
+        checks=sorted(checks, key=lambda c: c.nodeid),
+    )
+    ran = [c for c in checks if c.outcome != "skipped"]
+    if not ran:
+        result.reason = _not_graded_reason(checkpoint, checks, lang, tiers_run, tier_reasons)
+        return result
+    total = sum(c.weight for c in ran)
+    passed = sum(c.weight for c in ran if c.outcome == "passed")
+    result.score = round(checkpoint.points * passed / total, 2) if total else 0.0
+    result.status = PASSED if passed == total else (PARTIAL if passed else FAILED)
+    for check in result.checks:
+        if check.outcome == "failed" and check.message and check.message not in result.feedback:
+            result.feedback.append(check.message)
+    return result
+
+
+def _not_graded_reason(
+    checkpoint: Checkpoint,
+    checks: list[CheckResult],
+    lang: str,
+    tiers_run: list[str],
+    tier_reasons: dict[str, str],
+) -> str:
+    reasons = sorted({c.message for c in checks if c.message})
+    if reasons:
+        return " ; ".join(reasons)
+    for tier in checkpoint.tiers:
+        if tier in tier_reasons:
+            return tier_reasons[tier]
+    options = " ".join(f"--tier {t}" for t in checkpoint.tiers)
+    if lang == "en":
+        return f"Only verifiable by the {', '.join(checkpoint.tiers)} tier(s) ({options}), not run here."
+    return f"Vérifiable seulement par le(s) tier(s) {', '.join(checkpoint.tiers)} ({options}), non exécuté(s) ici."
+
+
+def build_report(
+    catalogue: Catalogue,
+    check_results: list[CheckResult],
+    module_of: dict[str, str],
+    *,
+    submission: str,
+    tiers: list[str],
+    lang: str,
+    started_at: str,
+    duration_s: float,
+    tier_reasons: dict[str, str] | None = None,
+    notes: list[str] | None = None,
+) -> GradeReport:
+    """Group check results by checkpoint (through their module) and grade each."""
+    by_checkpoint: dict[str, list[CheckResult]] = {c.id: [] for c in catalogue.checkpoints}
+    modules = catalogue.by_module()
+    for check in check_results:
+        module = module_of[check.nodeid]
+        _tier, checkpoint = modules[module]
+        by_checkpoint[checkpoint.id].append(check)
+    checkpoints = [
+        grade_checkpoint(
+            checkpoint,
+            by_checkpoint[checkpoint.id],
+            part_title=catalogue.parts[checkpoint.part](lang),
+            lang=lang,
+            tiers_run=tiers,
+            tier_reasons=tier_reasons or {},
+        )
+        for checkpoint in catalogue.checkpoints
+    ]
+    return GradeReport(
+        submission=submission,
+        tiers=tiers,
+        lang=lang,
+        started_at=started_at,
+        duration_s=round(duration_s, 2),
+        checkpoints=checkpoints,
+        notes=notes or [],
+    )

@@ -1,0 +1,122 @@
+"""Load a student's modules so that a broken file costs only the checks that use it.
+
+Each module is first imported in a throw-away subprocess (with a time limit), which catches
+syntax errors, import errors, `sys.exit` or `os._exit` at import time and endless loops
+without risking the grading process; only a module that imports cleanly there is imported
+in-process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from grader.feedback import fail
+
+IMPORT_TIME_LIMIT_S = 20
+
+_PROBE = textwrap.dedent(
+    """
+    import sys, traceback
+    sys.path.insert(0, sys.argv[1])
+    try:
+        __import__(sys.argv[2])
+    except SystemExit as exc:
+        print(f"SystemExit({exc.code!r})", file=sys.stderr); sys.exit(3)
+    except BaseException as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(sys.argv[1])]
+        where = f" ({frames[-1].filename.rsplit('/', 1)[-1]}, ligne {frames[-1].lineno})" if frames else ""
+        if isinstance(exc, SyntaxError):
+            where = f" ({(exc.filename or '').rsplit('/', 1)[-1]}, ligne {exc.lineno})"
+        print(f"{type(exc).__name__}: {exc}{where}", file=sys.stderr); sys.exit(2)
+    """
+)
+
+
+@dataclass
+class Submission:
+    """A directory holding the student's image_classifier_operations.py and s3_io.py."""
+
+    path: Path
+    _modules: dict[str, ModuleType] = field(default_factory=dict)
+    _errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def module(self, name: str) -> ModuleType:
+        """The imported module, or a failed check explaining why it cannot be imported."""
+        if name in self._modules:
+            return self._modules[name]
+        if name not in self._errors:
+            self._load(name)
+        if name in self._errors:
+            fr, en = self._errors[name]
+            fail(fr, en)
+        return self._modules[name]
+
+    def _load(self, name: str) -> None:
+        file = self.path / f"{name}.py"
+        if not file.is_file():
+            self._errors[name] = (
+                f"Fichier introuvable : {name}.py dans {self.path}.",
+                f"File not found: {name}.py in {self.path}.",
+            )
+            return
+        problem = probe_import(self.path, name)
+        if problem:
+            self._errors[name] = (
+                f"{name}.py ne s'importe pas : {problem}. Corrigez cette erreur d'abord : "
+                "aucune vérification qui utilise ce fichier ne peut passer.",
+                f"{name}.py cannot be imported: {problem}. Fix this first: no check that "
+                "uses this file can pass.",
+            )
+            return
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        if str(self.path) not in sys.path:
+            sys.path.insert(0, str(self.path))
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as error:  # noqa: BLE001 - a student's import never stops the run
+            sys.modules.pop(name, None)
+            self._errors[name] = (
+                f"{name}.py ne s'importe pas : {type(error).__name__}: {error}",
+                f"{name}.py cannot be imported: {type(error).__name__}: {error}",
+            )
+            return
+        self._modules[name] = module
+
+
+def probe_import(directory: Path, name: str) -> str | None:
+    """Import `name` from `directory` in a subprocess; return the problem, or None."""
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # A module that calls AWS at import must not reach a real account from a grader.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    env.pop("AWS_PROFILE", None)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", _PROBE, str(directory), name],
+            capture_output=True, text=True, timeout=IMPORT_TIME_LIMIT_S, env=env,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return (f"l'import ne se termine pas en {IMPORT_TIME_LIMIT_S} s (boucle infinie "
+                "ou attente au niveau du module ?)")
+    if completed.returncode == 0:
+        return None
+    lines = [line for line in completed.stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return f"le processus s'est arrêté avec le code {completed.returncode} (os._exit ?)"
+    return lines[-1]
