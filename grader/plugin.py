@@ -37,6 +37,7 @@ class GradingState:
     results: dict[str, CheckResult] = field(default_factory=dict)
     deselected: dict[str, str] = field(default_factory=dict)  # nodeid -> reason
     tier_reasons: dict[str, str] = field(default_factory=dict)  # tier -> why it could not run
+    notes: list[str] = field(default_factory=list)  # problems of the grader itself, for the report
     active: bool = False
     report = None
 
@@ -122,6 +123,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             raise pytest.UsageError(i18n.missing_submission(state.submission, state.lang))
         if config.option.tbstyle == "auto":
             config.option.tbstyle = "no"  # the feedback is in the summary and the reports
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.reportchars = ""
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -150,7 +154,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             weight=float(marker.args[0]) if marker else 1.0,
         )
     result.duration_s = round(result.duration_s + report.duration, 3)
-    if report.skipped and result.outcome == "passed":
+    if report.when == "teardown" and report.failed:
+        # The check's own clean-up failed: the grader's problem, not the student's.
+        state.notes.append(i18n.harness_error(f"{item.nodeid}: {call.excinfo.value!r}", state.lang))
+    elif report.skipped and result.outcome == "passed":
         result.outcome = "skipped"
         result.message = _skip_reason(report)
     elif report.failed and result.outcome != "failed":
@@ -207,6 +214,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         started_at=state.started_at,
         duration_s=time.monotonic() - state.started,
         tier_reasons=state.tier_reasons,
+        notes=state.notes,
     )
     state.report_paths = write_reports(state.report, state.report_dir)
     # Failed checks are the student's grade, not a failure of the run: exit 0 once the

@@ -139,7 +139,7 @@ def _not_graded_reason(
     for tier in checkpoint.tiers:
         if tier in tier_reasons:
             return tier_reasons[tier]
-    options = " ".join(f"--tier {t}" for t in checkpoint.tiers)
+    options = (" or " if lang == "en" else " ou ").join(f"--tier {t}" for t in checkpoint.tiers)
     if lang == "en":
         return f"Only verifiable by the {', '.join(checkpoint.tiers)} tier(s) ({options}), not run here."
     return f"Vérifiable seulement par le(s) tier(s) {', '.join(checkpoint.tiers)} ({options}), non exécuté(s) ici."

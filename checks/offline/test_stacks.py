@@ -1,0 +1,47 @@
+"""Checkpoint stacks (step 2), offline: the templates the student deploys are sound.
+
+cfn-lint finds no error, and both stacks deploy into moto with every output the lab's code
+reads. (The aws tier checks the real stacks in the account.) The submission's resources/
+directory is used if it has one, the project's otherwise.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from grader.feedback import expect
+
+INFRASTRUCTURE_OUTPUTS = {"VPCId", "SubnetIds", "ECSSecurityGroup", "LoadBalancerSecurityGroup",
+                          "LoadBalancerDNS", "TargetGroup", "S3Bucket", "WebAppECRRepository",
+                          "ClassifierECRRepository", "WebAppLogGroup", "ClassifierLogGroup"}
+IAM_OUTPUTS = {"ECSTaskExecutionRoleArn", "WebAppTaskRoleArn", "ImageClassifierTaskRoleArn"}
+PROJECT_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def _resources(submission) -> Path:
+    own = submission.path / "resources"
+    return own if own.is_dir() else PROJECT_RESOURCES
+
+
+@pytest.mark.parametrize("template", ["infrastructure.yaml", "iam-roles.yaml"])
+def test_cfn_lint_finds_no_error(submission, template):
+    from cfnlint.api import ManualArgs, lint_file
+
+    path = _resources(submission) / template
+    expect(path.is_file(), f"Modèle introuvable : {path}.", f"Template not found: {path}.")
+    errors = [m for m in lint_file(path, ManualArgs(regions=["eu-west-1"])) if m.rule.id.startswith("E")]
+    expect(not errors, f"cfn-lint signale des erreurs dans {template}.", f"cfn-lint reports errors in {template}.",
+           expected="aucune erreur", seen=[f"{m.rule.id} ligne {m.linenumber}: {m.message}" for m in errors[:5]])
+
+
+@pytest.mark.weight(2)
+def test_both_stacks_deploy_with_every_output(lab_stacks):
+    missing = sorted((INFRASTRUCTURE_OUTPUTS | IAM_OUTPUTS) - set(lab_stacks))
+    expect(not missing, "Il manque des sorties aux piles : le code du lab les lit (get_stack_outputs).",
+           "Outputs are missing from the stacks: the lab's code reads them (get_stack_outputs).",
+           expected="aucune sortie manquante", seen=missing)
+    expect(lab_stacks["ClassifierECRRepository"].endswith(".amazonaws.com/ecs-lab/image-classifier"),
+           "ClassifierECRRepository doit être l'URI complète du dépôt ECR.",
+           "ClassifierECRRepository must be the repository's full URI.",
+           expected="<compte>.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/image-classifier",
+           seen=lab_stacks["ClassifierECRRepository"])
