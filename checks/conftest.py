@@ -17,7 +17,9 @@ S3_IO_MODULE = "s3_io"
 
 @pytest.fixture(scope="session")
 def submission(pytestconfig: pytest.Config) -> Submission:
-    return Submission(pytestconfig.stash[grading_key].submission)
+    loaded = Submission(pytestconfig.stash[grading_key].submission)
+    loaded.prefetch(OPS_MODULE, S3_IO_MODULE)
+    return loaded
 
 
 @pytest.fixture

@@ -59,3 +59,10 @@ def harness_error(detail: str, lang: str) -> str:
 
 def reread_step(step: str, lang: str) -> str:
     return Text(f"Relisez l'étape {step} de LAB.md.", f"Re-read step {step} of LAB.md.")(lang)
+
+
+def option_needs_equals(option: str, lang: str) -> str:
+    return Text(
+        f"Écrivez {option}=CHEMIN (avec « = ») : sinon pytest prend ce chemin pour la racine du projet.",
+        f"Write {option}=PATH (with \"=\"): otherwise pytest takes that path for the project's root.",
+    )(lang)

@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{checkpoint.id}: {checkpoint.title('en')}")
 
     lang = config.getoption("lang")
+    _check_rootdir(config, lang)
     submission = Path(config.getoption("submission"))
     if not submission.is_absolute():
         submission = Path(config.invocation_params.dir) / submission
@@ -88,6 +89,18 @@ def pytest_configure(config: pytest.Config) -> None:
         lang=lang,
         report_dir=report_dir,
     )
+
+
+def _check_rootdir(config: pytest.Config, lang: str) -> None:
+    """`--submission /tmp/x` makes pytest take /tmp/x for its root directory (it decides the
+    root before plugins parse their options), and then it would collect the submission's own
+    test files. Refuse, and say how to write it."""
+    project = CHECKS_DIR.parent
+    separate = [a for a in config.invocation_params.args if a in ("--submission", "--report-dir")]
+    invoked_in_project = project in {Path(config.invocation_params.dir).resolve(),
+                                     *Path(config.invocation_params.dir).resolve().parents}
+    if separate and invoked_in_project and config.rootpath.resolve() != project:
+        raise pytest.UsageError(i18n.option_needs_equals(separate[0], lang))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -195,7 +208,8 @@ def record_tier_unavailable(config: pytest.Config, tier: str, reason: str) -> No
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[grading_key]
-    if not state.active or exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):
+    if (not state.active or session.config.option.collectonly
+            or exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR)):
         return
     from grader.reports import write_reports  # jinja2 is only needed once grading ran
 

@@ -46,6 +46,13 @@ class Submission:
     path: Path
     _modules: dict[str, ModuleType] = field(default_factory=dict)
     _errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _probes: dict[str, "ImportProbe"] = field(default_factory=dict)
+
+    def prefetch(self, *names: str) -> None:
+        """Start the import probes now, in parallel, so that they overlap with other set-up."""
+        for name in names:
+            if name not in self._probes and (self.path / f"{name}.py").is_file():
+                self._probes[name] = ImportProbe(self.path, name)
 
     def module(self, name: str) -> ModuleType:
         """The imported module, or a failed check explaining why it cannot be imported."""
@@ -66,7 +73,7 @@ class Submission:
                 f"File not found: {name}.py in {self.path}.",
             )
             return
-        problem = probe_import(self.path, name)
+        problem = (self._probes.pop(name, None) or ImportProbe(self.path, name)).problem()
         if problem:
             self._errors[name] = (
                 f"{name}.py ne s'importe pas : {problem}. Corrigez cette erreur d'abord : "
@@ -92,31 +99,38 @@ class Submission:
         self._modules[name] = module
 
 
-def probe_import(directory: Path, name: str) -> str | None:
-    """Import `name` from `directory` in a subprocess; return the problem, or None."""
-    env = {
-        **os.environ,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        # A module that calls AWS at import must not reach a real account from a grader.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    env.pop("AWS_PROFILE", None)
-    try:
-        completed = subprocess.run(
+class ImportProbe:
+    """Import a module from `directory` in a subprocess and report what went wrong, if anything."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        env = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # A module that calls AWS at import must not reach a real account from a grader.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        env.pop("AWS_PROFILE", None)
+        self._process = subprocess.Popen(
             [sys.executable, "-c", _PROBE, str(directory), name],
-            capture_output=True, text=True, timeout=IMPORT_TIME_LIMIT_S, env=env,
-            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True, env=env,
         )
-    except subprocess.TimeoutExpired:
-        return (f"l'import ne se termine pas en {IMPORT_TIME_LIMIT_S} s (boucle infinie "
-                "ou attente au niveau du module ?)")
-    if completed.returncode == 0:
-        return None
-    lines = [line for line in completed.stderr.strip().splitlines() if line.strip()]
-    if not lines:
-        return f"le processus s'est arrêté avec le code {completed.returncode} (os._exit ?)"
-    return lines[-1]
+
+    def problem(self) -> str | None:
+        try:
+            _, stderr = self._process.communicate(timeout=IMPORT_TIME_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            return (f"l'import ne se termine pas en {IMPORT_TIME_LIMIT_S} s (boucle infinie "
+                    "ou attente au niveau du module ?)")
+        if self._process.returncode == 0:
+            return None
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        if not lines:
+            return f"le processus s'est arrêté avec le code {self._process.returncode} (os._exit ?)"
+        return lines[-1]

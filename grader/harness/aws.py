@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from unittest import mock
 
@@ -48,10 +49,7 @@ class ApiRecorder:
 
     calls: list[ApiCall] = field(default_factory=list)
 
-    def attach(self, session: boto3.Session) -> None:
-        session.events.register("provide-client-params", self._record, unique_id="grader-recorder")
-
-    def _record(self, params: dict, model, **_: Any) -> None:
+    def record(self, params: dict, model) -> None:
         self.calls.append(ApiCall(model.service_model.service_name, model.name, copy.deepcopy(params)))
 
     def of(self, operation: str) -> list[ApiCall]:
@@ -64,33 +62,21 @@ class ApiRecorder:
 
 @dataclass
 class MotoAccount:
-    """A moto account and the student's recorded session.
+    """A clean moto account for one check, and what the check does to the student's calls.
 
-    Clients copy their session's event hooks when they are created, and the student's code
-    may create its clients before a check decides how to stub a call; so the hooks are
-    installed once, with the session, and dispatch to what the check registers later.
+    The student's session and its hooks outlive the account (see `_StudentSession`): the
+    hooks dispatch to the current account's recorder, stubs, callbacks and adjustments.
     """
 
     session: boto3.Session
-    recorder: ApiRecorder
-    _harness: boto3.Session | None = None
-    _clients: dict[str, Any] = field(default_factory=dict)
+    recorder: ApiRecorder = field(default_factory=ApiRecorder)
     _stubs: dict[str, Callable[[dict], dict | None]] = field(default_factory=dict)
     _after: dict[str, list[Callable[[dict, dict], None]]] = field(default_factory=dict)
     _params: dict[str, Callable[[dict], dict | None]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        events = self.session.events
-        events.register("provide-client-params", self._adjust_params, unique_id="grader-params")
-        events.register("before-call", self._before_call, unique_id="grader-stubs")
-        events.register("after-call", self._after_call, unique_id="grader-after")
-
     def client(self, service: str):
         """A client for the checks' own set-up: not recorded, not stubbed."""
-        if service not in self._clients:
-            self._harness = self._harness or new_session()
-            self._clients[service] = self._harness.client(service, region_name=REGION)
-        return self._clients[service]
+        return harness_client(service)
 
     def stub(self, operation: str, respond: Callable[[dict], dict | None]) -> None:
         """Answer the student's `operation` calls (e.g. "DescribeTasks") without moto.
@@ -108,6 +94,7 @@ class MotoAccount:
         self._params[operation] = adjust
 
     def _adjust_params(self, params: dict, model, **_: Any) -> dict | None:
+        self.recorder.record(params, model)
         adjust = self._params.get(model.name)
         return adjust(params) if adjust else None
 
@@ -169,6 +156,47 @@ def new_session() -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=REGION)
 
 
+@cache
+def harness_client(service: str):
+    """The checks' own clients (set-up and inspection), shared by every check of a run."""
+    return _harness_session().client(service, region_name=REGION)
+
+
+@cache
+def _harness_session() -> boto3.Session:
+    return new_session()
+
+
+class _StudentSession:
+    """The one session given to the student's code during a tier run.
+
+    Creating clients from a warm session is three times cheaper than from a new one, and the
+    student's code may create its clients before a check decides how to stub a call; so the
+    hooks are installed once and dispatch to the current check's account.
+    """
+
+    def __init__(self) -> None:
+        self.session = new_session()
+        self.current: MotoAccount | None = None
+        events = self.session.events
+        events.register("provide-client-params", self._params, unique_id="grader-params")
+        events.register("before-call", self._before, unique_id="grader-stubs")
+        events.register("after-call", self._after, unique_id="grader-after")
+
+    def _params(self, **kwargs: Any):
+        return self.current._adjust_params(**kwargs) if self.current else None
+
+    def _before(self, **kwargs: Any):
+        return self.current._before_call(**kwargs) if self.current else None
+
+    def _after(self, **kwargs: Any) -> None:
+        if self.current:
+            self.current._after_call(**kwargs)
+
+
+_STUDENT: _StudentSession | None = None
+
+
 # Services whose state the checks change; reset between checks. EC2 and IAM (slow to set up:
 # default VPC, roles) are kept for the whole tier and only read by the checks.
 MUTABLE_SERVICES = ("ecs", "ecr", "logs", "s3", "cloudformation", "elbv2")
@@ -210,13 +238,13 @@ def reset_services(services: tuple[str, ...] = MUTABLE_SERVICES) -> None:
 
 
 def new_account() -> MotoAccount:
-    """A clean account inside moto_world(): mutable services reset, a new recorded session."""
+    """A clean account inside moto_world(): mutable services reset, nothing recorded yet."""
+    global _STUDENT
     reset_services()
-    session = new_session()
-    recorder = ApiRecorder()
-    recorder.attach(session)
-    account = MotoAccount(session=session, recorder=recorder)
+    _STUDENT = _STUDENT or _StudentSession()
+    account = MotoAccount(session=_STUDENT.session)
     account.adjust_params("RunTask", _run_task_params_for_moto)
+    _STUDENT.current = account
     return account
 
 

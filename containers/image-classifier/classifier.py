@@ -1,0 +1,173 @@
+"""Image classifier of the ECS lab (container ``image-classifier``).
+
+Usage::
+
+    python classifier.py <http(s) URL | local file>      (or IMAGE_URL=... python classifier.py)
+    python classifier.py s3://bucket/in.jpg s3://bucket/out.json
+    python classifier.py --self-check                     (load the model, classify a test pattern)
+
+Prints the top 5 predictions, then the result document as one line of JSON;
+exits 0. On bad input, prints one French message on stderr and exits 1.
+The model directory comes from ``MODEL_DIR`` (default ``/app/model``).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+
+from PIL import Image
+
+from errors import ClassifierError
+from image_input import decode, fetch, max_bytes
+from model import ImageClassifier
+from result import build_result, to_json_line, top_lines
+
+DEFAULT_MODEL_DIR = "/app/model"
+USAGE = ("Utilisation : python classifier.py <URL http(s) ou fichier>\n"
+         "          ou python classifier.py s3://bucket/entree.jpg s3://bucket/sortie.json\n"
+         "          (ou la variable d'environnement IMAGE_URL)")
+
+
+@functools.lru_cache(maxsize=None)
+def _load_classifier(model_dir: str) -> ImageClassifier:
+    return ImageClassifier(model_dir)
+
+
+def get_classifier() -> ImageClassifier:
+    """The classifier of ``MODEL_DIR``, loaded once per process."""
+    return _load_classifier(os.environ.get("MODEL_DIR", DEFAULT_MODEL_DIR))
+
+
+def classify_bytes(data: bytes, source: str, clf: ImageClassifier | None = None) -> dict:
+    """Decode, classify (with ``clf``, default :func:`get_classifier`) and build the result document."""
+    start = time.perf_counter()
+    image = decode(data)
+    clf = clf or get_classifier()
+    predictions = clf.classify(image, top_k=5)
+    duration_ms = (time.perf_counter() - start) * 1000
+    return build_result(source, clf.name, clf.version, predictions, duration_ms)
+
+
+def classify_source(source: str) -> dict:
+    """Fetch (URL or file), then classify; the duration covers the download too."""
+    start = time.perf_counter()
+    result = classify_bytes(fetch(source), source)
+    result["processing"]["duration_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    return result
+
+
+def _s3_client():
+    import boto3  # only needed in S3 mode
+    return boto3.client("s3")
+
+
+def classify_s3(input_uri: str, output_uri: str, s3_client=None) -> dict:
+    """S3 mode (bonus): read the image, classify, write the result document."""
+    try:
+        import s3_io  # the student's module, copied into the image at build time
+    except ModuleNotFoundError as exc:
+        if exc.name != "s3_io":
+            raise ClassifierError(f"Le module s3_io.py ne se charge pas : {exc}") from None
+        raise ClassifierError("Mode S3 indisponible : le module s3_io.py est absent de l'image") from None
+    except Exception as exc:  # noqa: BLE001 - the student's code may fail in any way
+        raise ClassifierError(f"Le module s3_io.py ne se charge pas : {type(exc).__name__}: {exc}") from None
+    for uri in (input_uri, output_uri):
+        try:
+            s3_io.parse_s3_uri(uri)
+        except ValueError:
+            raise ClassifierError(f"URI S3 invalide : {uri} (attendu s3://bucket/clé)") from None
+    client = s3_client or _s3_client()
+    start = time.perf_counter()
+    try:
+        data = s3_io.download_image(client, input_uri)
+    except ClassifierError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the student's code may raise anything
+        raise ClassifierError(f"Lecture impossible de {input_uri} : {_s3_reason(exc)}") from None
+    if not isinstance(data, (bytes, bytearray)):
+        raise ClassifierError("s3_io.download_image doit renvoyer des octets (bytes)")
+    if len(data) > max_bytes():
+        raise ClassifierError(f"Image trop volumineuse : plus de {max_bytes() / 1024 / 1024:.1f} Mo (limite)")
+    result = classify_bytes(bytes(data), input_uri)
+    result["processing"]["duration_ms"] = round((time.perf_counter() - start) * 1000, 1)
+    try:
+        s3_io.upload_result(client, output_uri, result)
+    except Exception as exc:  # noqa: BLE001
+        raise ClassifierError(f"Écriture impossible de {output_uri} : {_s3_reason(exc)}") from None
+    return result
+
+
+def _s3_reason(exc: Exception) -> str:
+    """A short reason for an S3 failure (botocore's error code when there is one)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return "l'objet n'existe pas"
+        if code == "NoSuchBucket":
+            return "le bucket n'existe pas"
+        if code in ("AccessDenied", "403"):
+            return "accès refusé"
+        if code:
+            return f"erreur S3 {code}"
+    return str(exc) or type(exc).__name__
+
+
+def self_check() -> None:
+    """Load the model and classify a generated picture (build-time smoke test)."""
+    clf = get_classifier()
+    predictions = clf.classify(Image.linear_gradient("L").convert("RGB").resize((320, 240)), top_k=1)
+    print(f"Modèle OK : {clf.name} ({clf.version}), {len(clf.labels)} classes,"
+          f" {clf.threads} thread(s), fichier {clf.onnx_path.name} -> {predictions[0].label}")
+
+
+def run(argv: list[str]) -> int:
+    if argv == ["--self-check"]:
+        self_check()
+        return 0
+    if argv in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if not argv and os.environ.get("IMAGE_URL"):
+        argv = [os.environ["IMAGE_URL"]]
+    if len(argv) == 1 and not argv[0].startswith("s3://"):
+        print(f"Classification de l'image : {argv[0]}", flush=True)
+        result = classify_source(argv[0])
+    elif len(argv) == 2:
+        if not (argv[0].startswith("s3://") and argv[1].startswith("s3://")):
+            raise ClassifierError("Mode S3 : les deux arguments doivent être des URI s3://bucket/clé"
+                                  " (voir python classifier.py --help)")
+        print(f"Classification de l'image S3 : {argv[0]} -> {argv[1]}", flush=True)
+        result = classify_s3(argv[0], argv[1])
+    else:
+        raise ClassifierError("Arguments invalides : attendu une URL http(s), un fichier, ou deux URI s3://"
+                              " (voir python classifier.py --help)")
+
+    print(f"Modèle : {result['model']['name']} ({result['model']['version']})")
+    print("Top 5 des prédictions :")
+    for line in top_lines(result):
+        print(line)
+    if len(argv) == 2:
+        print(f"Résultat écrit dans {argv[1]}")
+    print(to_json_line(result), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except ClassifierError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print("Erreur : interrompu", file=sys.stderr, flush=True)
+    except MemoryError:
+        print("Erreur : mémoire insuffisante pour traiter cette image", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
+        print(f"Erreur inattendue ({type(exc).__name__}) : {exc}", file=sys.stderr, flush=True)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

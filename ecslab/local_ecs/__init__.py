@@ -1,0 +1,46 @@
+"""A local ECS: the lab's ECS API on a moto server, with tasks that really run in Docker.
+
+moto answers every AWS call of the lab (ECS, ECR, CloudWatch Logs, S3, STS, ...) but
+runs nothing: ``RunTask`` returns a task that never starts. This package hooks moto's
+ECS backend, in the process that runs the moto server, so that a task really runs:
+
+- ``RunTask`` resolves each container's image (an ECR repository URI maps to an
+  image published into :class:`~ecslab.local_ecs.registry.LocalRegistry`; a missing
+  image stops the task with a ``CannotPullContainerError`` reason and no exit code,
+  as on Fargate), applies the command and environment overrides, gives the
+  container the task role's credentials for the moto endpoint (STS AssumeRole on
+  moto), ships its output to CloudWatch Logs as the ``awslogs`` driver does, and
+  serves the task metadata endpoint v4;
+- ``DescribeTasks`` reports the real lifecycle (PROVISIONING, PENDING,
+  ACTIVATING, RUNNING, DEACTIVATING, STOPPING, DEPROVISIONING, STOPPED), the
+  container's real exit code and ``stoppedReason``; a task that outlives its time
+  limit is stopped and reported as such; ``StopTask`` stops the containers;
+- a FARGATE service keeps ``desiredCount`` tasks running and registers them with
+  a local round-robin load balancer standing in for the ALB listener.
+
+Compared with existing local emulators (none of their code is used here): ministack
+runs RunTask containers but reports RUNNING at once, ignores command overrides,
+leaves the task RUNNING when the image cannot be started and ships no logs;
+local-ecs-api converts task definitions to docker-compose files and needs compose;
+amazon-ecs-local-container-endpoints serves metadata and credentials but runs no
+ECS API. Here the student's unchanged boto3 code drives the whole lifecycle.
+
+Modules (one concern each):
+  docker_resources  labels, tracking and removal of every container and network
+  host_address      which address our servers bind and containers use to reach them
+  moto_server       the moto server (threaded, in this process)
+  registry          ECR stand-in: repository URIs -> local Docker images
+  credentials       task role credentials (STS on moto) for a container
+  awslogs           the awslogs driver: container output -> CloudWatch Logs
+  metadata          task metadata endpoint v4
+  lifecycle         task and container state as DescribeTasks reports it
+  runner            runs one task: pull, create, start, watch, stop, clean up
+  load_balancer     local round-robin HTTP load balancer (ALB listener stand-in)
+  services          the service scheduler (desired count, load balancer targets)
+  hooks             the patches of moto's ECS backend
+  engine            LocalEcs: everything above, started and stopped together
+"""
+
+from ecslab.local_ecs.engine import LocalEcs, LocalEcsError
+
+__all__ = ["LocalEcs", "LocalEcsError"]

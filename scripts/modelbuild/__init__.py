@@ -1,0 +1,1 @@
+"""Helpers of scripts/build_test_model.py: build the project's test ONNX model without torch."""

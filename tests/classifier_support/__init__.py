@@ -1,0 +1,1 @@
+"""Shared helpers of the classifier tests (tests/test_classifier*.py)."""

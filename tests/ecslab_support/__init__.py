@@ -1,0 +1,1 @@
+"""Shared fixtures and helpers of the tests of resources/ and ecslab/ (in-process moto)."""
