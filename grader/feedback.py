@@ -57,13 +57,14 @@ class CheckFailed(AssertionError):
 
     def render(self, lang: str) -> str:
         labels = _LABELS.get(lang, _LABELS["fr"])
+        colon = ": " if lang == "en" else " : "
         lines = [self.message(lang)]
         if self.has_expected:
-            lines.append(f"{labels['expected']} : {_as_text(self.expected, lang)}")
+            lines.append(f"{labels['expected']}{colon}{_as_text(self.expected, lang)}")
         if self.has_seen:
-            lines.append(f"{labels['seen']} : {_as_text(self.seen, lang)}")
+            lines.append(f"{labels['seen']}{colon}{_as_text(self.seen, lang)}")
         if self.hint is not None:
-            lines.append(f"{labels['hint']} : {self.hint(lang)}")
+            lines.append(f"{labels['hint']}{colon}{self.hint(lang)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:  # pytest shows this in its own output

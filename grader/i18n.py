@@ -14,6 +14,11 @@ STATUS = {
 }
 
 
+def colon(lang: str) -> str:
+    """French typography puts a space before a colon; English does not."""
+    return ": " if lang == "en" else " : "
+
+
 def status(name: str, lang: str) -> str:
     return STATUS[name](lang)
 
@@ -42,6 +47,15 @@ def check_timeout(seconds, lang: str) -> str:
         "sans fin, ou attend-il sans limite de temps ?",
         f"Time limit exceeded: the check was stopped after {seconds} s. Does your code loop "
         "forever, or wait without a time limit?",
+    )(lang)
+
+
+def check_cpu_timeout(seconds, lang: str) -> str:
+    return Text(
+        f"Délai dépassé : la vérification a consommé plus de {seconds:g} s de calcul et a été "
+        "arrêtée. Votre code contient-il une boucle sans fin (qui avale même les exceptions) ?",
+        f"Time limit exceeded: the check used more than {seconds:g} s of CPU time and was stopped. "
+        "Does your code loop forever (even swallowing exceptions)?",
     )(lang)
 
 

@@ -18,9 +18,11 @@ from grader import i18n
 from grader.catalogue import CHECKS_DIR, TIERS, CatalogueError, load_catalogue
 from grader.feedback import LANGUAGES, CheckFailed
 from grader.results import CheckResult, build_report
+from grader.watchdog import CheckTimeout, cpu_watchdog
 
 DEFAULT_SUBMISSION = "student_template"
-CHECK_TIMEOUT_S = {"offline": 30, "local": 600, "aws": 120}
+CHECK_TIMEOUT_S = {"offline": 60, "local": 600, "aws": 120}  # wall clock, pytest-timeout
+CHECK_CPU_LIMIT_S = 10  # CPU time, grader.watchdog (the checks themselves need about 1 s)
 STAGES = ("part1", "after-step8", "part2", "final")
 
 
@@ -151,6 +153,14 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    if item.nodeid not in item.config.stash[grading_key].module_of:
+        return (yield)
+    with cpu_watchdog(CHECK_CPU_LIMIT_S):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     state = item.config.stash[grading_key]
@@ -192,6 +202,8 @@ def _failure_message(call: pytest.CallInfo, item: pytest.Item, lang: str) -> str
     error = excinfo.value
     if isinstance(error, CheckFailed):
         return error.render(lang)
+    if isinstance(error, CheckTimeout):
+        return i18n.check_cpu_timeout(error.limit_s, lang)
     text = str(error)
     if "Timeout" in text and "pytest-timeout" in text:
         marker = item.get_closest_marker("timeout")

@@ -25,13 +25,12 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step)
+_env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon)
 _env.filters["points"] = lambda value: f"{value:g}"
 
 
 def _markdown_env() -> Environment:
-    env = _env.overlay(autoescape=False)
-    return env
+    return _env.overlay(autoescape=False)
 
 
 def render_html(report: GradeReport) -> str:
@@ -55,16 +54,18 @@ def gradescope_results(report: GradeReport) -> dict:
         if checkpoint.feedback:
             lines.append(i18n.reread_step(checkpoint.step, report.lang))
         if not graded:
-            lines = [f"{i18n.status(NOT_GRADED, report.lang)} : {checkpoint.reason}"]
-        tests.append({
+            lines = [f"{i18n.status(NOT_GRADED, report.lang)}{i18n.colon(report.lang)}{checkpoint.reason}"]
+        test = {
             "name": f"{checkpoint.title} ({checkpoint.id})",
             "number": str(number),
             "score": checkpoint.score,
             "max_score": checkpoint.max_points if graded else 0,
-            "status": "passed" if checkpoint.status == "passed" else "failed",
             "output": "\n".join(lines),
             "visibility": "visible",
-        })
+        }
+        if graded:  # a checkpoint that could not be graded is neither passed nor failed
+            test["status"] = "passed" if checkpoint.status == "passed" else "failed"
+        tests.append(test)
     return {
         "score": round(report.score + report.bonus_score, 2),
         "max_score": report.max_score,

@@ -10,8 +10,10 @@ from _pytest.outcomes import OutcomeException
 
 from grader.feedback import CheckFailed, Text, fail
 from grader.harness.clock import VirtualTimeExceeded
+from grader.watchdog import CheckTimeout
 
 _ABORTS = (OutcomeException, KeyboardInterrupt, CheckFailed)  # pytest's own control flow
+_ENDLESS: set[str] = set()  # student functions already seen looping forever in this run
 
 
 def where(error: BaseException, module_file: str | None) -> str:
@@ -32,9 +34,18 @@ def method(obj: Any, name: str) -> Callable:
 
 def outcome(what: Text, function: Callable, *args: Any, **kwargs: Any) -> tuple[Any, BaseException | None]:
     """Run student code; return (value, None) or (None, the exception it raised)."""
-    module_file = getattr(getattr(function, "__code__", None), "co_filename", None)
+    code = getattr(function, "__code__", None)
+    module_file = getattr(code, "co_filename", None)
+    key = f"{module_file}:{getattr(code, 'co_firstlineno', '')}"
+    if key in _ENDLESS:  # don't burn the time limit again on every check of this function
+        fail(f"{what.fr} a déjà tourné sans fin dans une vérification précédente : corrigez d'abord la boucle.",
+             f"{what.en} already ran forever in an earlier check: fix the loop first.")
     try:
         return function(*args, **kwargs), None
+    except (CheckTimeout, OutcomeException) as error:
+        if isinstance(error, CheckTimeout) or "Timeout" in str(error):
+            _ENDLESS.add(key)
+        raise
     except _ABORTS:
         raise
     except VirtualTimeExceeded:
