@@ -133,16 +133,18 @@ def _not_graded_reason(
     tiers_run: list[str],
     tier_reasons: dict[str, str],
 ) -> str:
-    reasons = sorted({c.message for c in checks if c.message})
-    if reasons:
-        return " ; ".join(reasons)
-    for tier in checkpoint.tiers:
-        if tier in tier_reasons:
+    for tier in checkpoint.tiers:  # a tier that ran but could not work here (no Docker...)
+        if tier in tiers_run and tier in tier_reasons:
             return tier_reasons[tier]
+    ran_tiers = [c.tier for c in checks if c.tier in tiers_run]
+    reasons = sorted({c.message for c in checks if c.message and c.tier in tiers_run})
+    if ran_tiers and reasons:  # skipped for their own reasons (-k/-m, --stage...)
+        return " / ".join(reasons)
+    tiers = ", ".join(checkpoint.tiers)
     options = (" or " if lang == "en" else " ou ").join(f"--tier {t}" for t in checkpoint.tiers)
     if lang == "en":
-        return f"Only verifiable by the {', '.join(checkpoint.tiers)} tier(s) ({options}), not run here."
-    return f"Vérifiable seulement par le(s) tier(s) {', '.join(checkpoint.tiers)} ({options}), non exécuté(s) ici."
+        return f"Verified by the {tiers} tier(s), not run here: run again with {options} (or --tier all)."
+    return f"Vérifié par le(s) tier(s) {tiers}, non exécuté(s) ici : relancez avec {options} (ou --tier all)."
 
 
 def build_report(
