@@ -38,17 +38,16 @@ def lab_stacks(account, submission):
     The submission's own resources/ directory if it has one, the project's otherwise.
     """
     from ecslab.stacks import deploy_lab_stacks
-    from grader.harness.aws import new_session
+    from grader.harness.aws import harness_client, harness_session
 
     templates = submission.path / "resources"
-    session = new_session()
-    outputs = deploy_lab_stacks(session, templates_dir=templates if templates.is_dir() else None)
+    outputs = deploy_lab_stacks(harness_session(), templates_dir=templates if templates.is_dir() else None)
     yield outputs
-    ecr = session.client("ecr")
+    ecr = harness_client("ecr")
     for repository in ecr.describe_repositories()["repositories"]:  # CloudFormation keeps non-empty ones
         images = ecr.list_images(repositoryName=repository["repositoryName"])["imageIds"]
         if images:
             ecr.batch_delete_image(repositoryName=repository["repositoryName"], imageIds=images)
-    cfn = session.client("cloudformation")
+    cfn = harness_client("cloudformation")
     for stack in ("ecs-lab-iam-roles", "ecs-lab-infrastructure"):
         cfn.delete_stack(StackName=stack)  # moto deletes the stacks' resources with them

@@ -159,11 +159,12 @@ def new_session() -> boto3.Session:
 @cache
 def harness_client(service: str):
     """The checks' own clients (set-up and inspection), shared by every check of a run."""
-    return _harness_session().client(service, region_name=REGION)
+    return harness_session().client(service, region_name=REGION)
 
 
 @cache
-def _harness_session() -> boto3.Session:
+def harness_session() -> boto3.Session:
+    """The checks' own session: not recorded, not stubbed."""
     return new_session()
 
 
@@ -178,10 +179,24 @@ class _StudentSession:
     def __init__(self) -> None:
         self.session = new_session()
         self.current: MotoAccount | None = None
+        self._clients: dict[tuple, Any] = {}
+        self._create_client = self.session.client
+        self.session.client = self._client  # type: ignore[method-assign]
         events = self.session.events
         events.register("provide-client-params", self._params, unique_id="grader-params")
         events.register("before-call", self._before, unique_id="grader-stubs")
         events.register("after-call", self._after, unique_id="grader-after")
+
+    def _client(self, *args: Any, **kwargs: Any):
+        """Clients are stateless here (the hooks dispatch): reuse them across checks."""
+        try:
+            key = (args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # a botocore Config or another unhashable argument: no reuse
+            return self._create_client(*args, **kwargs)
+        if key not in self._clients:
+            self._clients[key] = self._create_client(*args, **kwargs)
+        return self._clients[key]
 
     def _params(self, **kwargs: Any):
         return self.current._adjust_params(**kwargs) if self.current else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any, Callable
 
@@ -14,6 +15,18 @@ from grader.watchdog import CheckTimeout
 
 _ABORTS = (OutcomeException, KeyboardInterrupt, CheckFailed)  # pytest's own control flow
 _ENDLESS: set[str] = set()  # student functions already seen looping forever in this run
+
+
+class _HardExit(BaseException):
+    """os._exit called by student code: it would end the grading process without a report."""
+
+    def __init__(self, code: Any) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _refuse_hard_exit(code: Any = 0) -> None:
+    raise _HardExit(code)
 
 
 def where(error: BaseException, module_file: str | None) -> str:
@@ -40,8 +53,14 @@ def outcome(what: Text, function: Callable, *args: Any, **kwargs: Any) -> tuple[
     if key in _ENDLESS:  # don't burn the time limit again on every check of this function
         fail(f"{what.fr} a déjà tourné sans fin dans une vérification précédente : corrigez d'abord la boucle.",
              f"{what.en} already ran forever in an earlier check: fix the loop first.")
+    hard_exit, os._exit = os._exit, _refuse_hard_exit  # os._exit would kill the run, report unwritten
     try:
         return function(*args, **kwargs), None
+    except _HardExit as error:
+        fail(f"{what.fr} a appelé os._exit({error.code!r}), qui arrête tout le programme sans nettoyage : "
+             "levez une exception à la place.",
+             f"{what.en} called os._exit({error.code!r}), which ends the whole program without clean-up: "
+             "raise an exception instead.")
     except (CheckTimeout, OutcomeException) as error:
         if isinstance(error, CheckTimeout) or "Timeout" in str(error):
             _ENDLESS.add(key)
@@ -60,6 +79,8 @@ def outcome(what: Text, function: Callable, *args: Any, **kwargs: Any) -> tuple[
     except BaseException as error:  # noqa: BLE001 - judged by the caller
         error.grader_where = where(error, module_file)  # type: ignore[attr-defined]
         return None, error
+    finally:
+        os._exit = hard_exit
 
 
 def call(what: Text, function: Callable, *args: Any, **kwargs: Any) -> Any:

@@ -1,0 +1,17 @@
+"""Checkpoint classifier_image_pushed (step 10), aws: ecs-lab/image-classifier:latest is in ECR.
+
+Read: ECR DescribeImages (tag, digest, push time: kept in aws-tier.json) and BatchGetImage
+(a multi-platform index must hold linux/amd64). Pushed in step 10, after step 8: verified at
+stage part2.
+"""
+
+import pytest
+
+from grader import aws_lab
+from grader.aws_images import expect_pushed
+
+pytestmark = pytest.mark.stage("part2")
+
+
+def test_latest_pushed_for_linux_amd64(aws):
+    expect_pushed(aws, "classifier_image_pushed", aws_lab.CLASSIFIER_REPOSITORY, "ecs-lab push classifier")
