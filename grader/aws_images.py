@@ -14,12 +14,12 @@ def expect_pushed(aws: AwsTier, checkpoint: str, repository: str, command: str) 
     expect(aws_lab.repository_exists(aws, repository),
            f"Le repository ECR {repository} n'existe pas (il est créé par la pile {aws_lab.INFRASTRUCTURE_STACK}).",
            f"ECR repository {repository} does not exist (the {aws_lab.INFRASTRUCTURE_STACK} stack creates it).",
-           expected=repository, seen=None)
+           expected=repository, seen=aws_lab.NOTHING)
     details = aws_lab.image(aws, repository)
     expect(details is not None,
            f"Aucune image taguée « latest » dans {repository} : poussez-la ({command}).",
            f"No image tagged \"latest\" in {repository}: push it ({command}).",
-           expected=f"{repository}:latest", seen=None)
+           expected=f"{repository}:latest", seen=aws_lab.NOTHING)
     aws.note(checkpoint, repository=repository, digest=details.get("imageDigest"),
              pushed_at=details.get("imagePushedAt"), tags=details.get("imageTags"),
              size_bytes=details.get("imageSizeInBytes"))

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from ecslab import CLASSIFIER_TASK_FAMILY, CLUSTER_NAME, LAB_PROJECT, WEB_SERVICE_NAME, WEB_TASK_FAMILY
 from grader.aws_tier import AwsTier
+from grader.feedback import Text
 
 PROJECT = LAB_PROJECT
 CLUSTER = CLUSTER_NAME
@@ -37,6 +38,9 @@ WEB_TASK_ROLE = f"{PROJECT}-web-app-task-role"
 CLASSIFIER_TASK_ROLE = f"{PROJECT}-image-classifier-task-role"
 ROLES = (EXECUTION_ROLE, WEB_TASK_ROLE, CLASSIFIER_TASK_ROLE)
 RESULT_KEY = "output/result.json"
+# Feedback values ("attendu : supprimé", "obtenu : rien").
+NOTHING = Text("rien", "nothing")
+DELETED = Text("supprimé", "deleted")
 STACK_COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 INFRASTRUCTURE_OUTPUTS = ("VPCId", "SubnetIds", "ECSSecurityGroup", "LoadBalancerSecurityGroup", "LoadBalancerDNS",
                           "TargetGroup", "S3Bucket", "WebAppECRRepository", "ClassifierECRRepository",
@@ -110,11 +114,12 @@ def service(tier: AwsTier) -> dict | None:
 def latest_task_definition(tier: AwsTier, family: str) -> dict | None:
     """The latest ACTIVE revision of `family` (what `--task-definition family` means)."""
     try:
-        return tier.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+        found = tier.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
     except ClientError as error:
         if error_code(error) in {"ClientException", "InvalidParameterException"}:
             return None
         raise
+    return None if found.get("status") == "INACTIVE" else found
 
 
 def tasks(tier: AwsTier, *, desired_status: str, family: str | None = None,
@@ -139,7 +144,12 @@ def tasks(tier: AwsTier, *, desired_status: str, family: str | None = None,
         described = [t for t in described if t.get("group") == f"service:{service_name}"]
     if family:
         described = [t for t in described if task_family(t) == family]
-    return sorted(described, key=lambda t: t.get("createdAt") or t.get("startedAt") or datetime.min, reverse=True)
+    return sorted(described, key=_created, reverse=True)
+
+
+def _created(task: dict) -> float:
+    when = task.get("createdAt") or task.get("startedAt")
+    return when.timestamp() if isinstance(when, datetime) else 0.0
 
 
 def task_family(task: dict) -> str:
@@ -345,18 +355,23 @@ def result_document(lines: list[str]) -> dict | None:
     return None
 
 
-def result_problems(document: Any) -> list[str]:
+def result_problems(document: Any, lang: str = "fr") -> list[str]:
     """What makes `document` not a successful result document (empty list: it is one)."""
+    def say(fr: str, en: str) -> str:
+        return Text(fr, en)(lang)
+
+    if document is None:
+        return [say("pas de document résultat", "no result document")]
     if not isinstance(document, dict):
-        return ["not a JSON object"]
+        return [say("pas un objet JSON", "not a JSON object")]
     problems = []
     predictions = document.get("predictions")
     if not isinstance(predictions, list) or not predictions:
-        problems.append("predictions: empty or missing")
+        problems.append(say("predictions vide ou absent", "predictions empty or missing"))
     elif not all(isinstance(p, dict) and "label" in p and ("confidence" in p or "score" in p) for p in predictions):
-        problems.append("predictions: label/confidence missing")
+        problems.append(say("label/confidence absents des prédictions", "label/confidence missing in predictions"))
     if not (isinstance(document.get("processing"), dict) and document["processing"].get("success") is True):
-        problems.append("processing.success is not true")
+        problems.append(say("processing.success n'est pas true", "processing.success is not true"))
     return problems
 
 
@@ -381,6 +396,10 @@ class ClassifierRun:
 def classifier_runs(tier: AwsTier) -> list[ClassifierRun]:
     """Every known run of the classifier, newest first: stopped tasks still kept by ECS, then
     (CloudTrail evidence) RunTask calls of the image-classifier family whose task ECS no longer shows."""
+    return tier.once("classifier_runs", lambda: _classifier_runs(tier))
+
+
+def _classifier_runs(tier: AwsTier) -> list[ClassifierRun]:
     runs: dict[str, ClassifierRun] = {}
     for task in tasks(tier, desired_status="STOPPED", family=CLASSIFIER_FAMILY):
         if task.get("lastStatus") != "STOPPED":

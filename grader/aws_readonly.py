@@ -54,6 +54,8 @@ class ReadOnlyViolation(BaseException):
     and the run exits with an error status.
     """
 
+    grader_harness_error = True  # the plugin never counts it against the student
+
     def __init__(self, service: str, operation: str) -> None:
         super().__init__(
             f"appel AWS refusé par le correcteur en lecture seule : {service}:{operation} "

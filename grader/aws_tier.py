@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -28,7 +28,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     CredentialRetrievalError,
-    EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
@@ -50,6 +49,7 @@ SECRET_MASK = "********"
 # Access key IDs look like this; never shown, whoever's they are.
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
 EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
 INVALID_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
                  "AuthFailure", "InvalidAccessKeyId"}
@@ -107,10 +107,10 @@ def _reason_profile(profile: str) -> Text:
     )
 
 
-def _reason_endpoint(endpoint: str) -> Text:
+def _reason_endpoint(endpoint: str, error: BaseException) -> Text:
     return Text(
-        f"Point d'accès AWS injoignable ({endpoint}) : vérifiez votre connexion (ou AWS_ENDPOINT_URL).",
-        f"AWS endpoint unreachable ({endpoint}): check your connection (or AWS_ENDPOINT_URL).",
+        f"AWS ne répond pas ({endpoint} : {type(error).__name__}) : vérifiez votre connexion (ou AWS_ENDPOINT_URL).",
+        f"AWS does not answer ({endpoint}: {type(error).__name__}): check your connection (or AWS_ENDPOINT_URL).",
     )
 
 
@@ -136,6 +136,17 @@ def credentials_problem(error: BaseException, profile: str) -> Text | None:
         if code in INVALID_CODES:
             return _reason_invalid(profile, code)
     return None
+
+
+def access_denied(error: BaseException, profile: str) -> Text | None:
+    """The reason to give when the profile may not read what a check needs (not the student's fault)."""
+    if not isinstance(error, ClientError) or error.response.get("Error", {}).get("Code") not in DENIED_CODES:
+        return None
+    operation = getattr(error, "operation_name", "?")
+    return Text(
+        f"Lecture refusée ({operation}) avec le profil {profile} : ce point ne peut pas être vérifié avec ces droits.",
+        f"Read refused ({operation}) with profile {profile}: this point cannot be verified with these permissions.",
+    )
 
 
 def in_ci(environ: Mapping[str, str]) -> bool:
@@ -170,6 +181,13 @@ class AwsTier:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
     _trail: dict[tuple[str, str], list[TrailEvent]] = field(default_factory=dict)
+    _once: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, compute):
+        """`compute()`, once per run: the account does not change while it is graded."""
+        if key not in self._once:
+            self._once[key] = compute()
+        return self._once[key]
 
     # ---- clients ---------------------------------------------------------
 
@@ -259,6 +277,8 @@ class AwsTier:
     def http_get(self, host: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         """GET http://<host><path> (the ALB's DNS name); (status, body)."""
         address = os.environ.get(ALB_ENDPOINT_ENV) if self.endpoint_url else None
+        if self.endpoint_url and not address:  # a stand-in for AWS: its DNS names lead nowhere real
+            raise OSError(f"no stand-in for the load balancer ({ALB_ENDPOINT_ENV} is not set)")
         target_host, port = (address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1])) if address else (host, 80)
         connection = http.client.HTTPConnection(target_host, port, timeout=timeout)
         try:
@@ -282,7 +302,7 @@ def _trail_event(raw: dict[str, Any]) -> TrailEvent | None:
         except ValueError:
             return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return TrailEvent(
         name=raw.get("EventName") or detail.get("eventName", ""),
         time=when,
@@ -336,10 +356,10 @@ def open_tier(profile: str, region: str, *, environ: Mapping[str, str] | None = 
                    secrets=tuple(s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s))
     try:
         tier.account_id = tier.client("sts").get_caller_identity()["Account"]
-    except EndpointConnectionError:
-        raise TierUnavailable(_reason_endpoint(endpoint or f"sts.{region}.amazonaws.com")) from None
     except (BotoCoreError, ClientError) as error:
         reason = credentials_problem(error, profile)
+        if reason is None and isinstance(error, BotoCoreError):  # network: no answer, or a timeout
+            reason = _reason_endpoint(endpoint or f"sts.{region}.amazonaws.com", error)
         if reason is None:
             raise
         raise TierUnavailable(reason) from None

@@ -62,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--profile", default=os.environ.get("AWS_PROFILE", "aws-labs"),
                     help="aws tier: AWS profile (default: aws-labs)")
     group.addoption("--region", default="eu-west-1", help="aws tier: region (default: eu-west-1)")
+    group.addoption("--mask-account", action="store_true", default=False,
+                    help="aws tier: hide the account ID in feedback and reports (or ECS_LAB_MASK_ACCOUNT=1)")
     group.addoption("--fail-under", type=float, default=None, metavar="POINTS",
                     help="exit with status 1 when the score is below POINTS (for CI gates)")
 
@@ -177,9 +179,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             weight=float(marker.args[0]) if marker else 1.0,
         )
     result.duration_s = round(result.duration_s + report.duration, 3)
-    if report.when == "teardown" and report.failed:
-        # The check's own clean-up failed: the grader's problem, not the student's.
-        state.notes.append(i18n.harness_error(f"{item.nodeid}: {call.excinfo.value!r}", state.lang))
+    harness_failure = report.failed and call.excinfo is not None and (
+        report.when == "teardown" or getattr(call.excinfo.value, "grader_harness_error", False))
+    if harness_failure:
+        # The grader's own problem (its clean-up failed, a refused mutating call...): reported
+        # as such, never counted against the student.
+        state.notes.append(i18n.harness_error(f"{item.nodeid}: {call.excinfo.value}", state.lang))
+        if report.when != "teardown":
+            result.outcome = "skipped"
+            result.message = i18n.harness_error(str(call.excinfo.value), state.lang)
     elif report.skipped and result.outcome == "passed":
         result.outcome = "skipped"
         result.message = _skip_reason(report)
@@ -216,6 +224,13 @@ def _failure_message(call: pytest.CallInfo, item: pytest.Item, lang: str) -> str
 def record_tier_unavailable(config: pytest.Config, tier: str, reason: str) -> None:
     """Called by tier fixtures: the tier cannot run here (no Docker, no credentials)."""
     config.stash[grading_key].tier_reasons.setdefault(tier, reason)
+
+
+def record_note(config: pytest.Config, text: str) -> None:
+    """A note for the reports' "grader notes" section (evidence used, calls made...)."""
+    notes = config.stash[grading_key].notes
+    if text not in notes:
+        notes.append(text)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from grader.aws_lab import LabNames
 from grader.aws_readonly import ReadOnlyViolation
-from grader.aws_tier import AwsTier, TierUnavailable, credentials_problem, mask_requested, open_tier
+from grader.aws_tier import AwsTier, TierUnavailable, access_denied, credentials_problem, mask_requested, open_tier
 from grader.feedback import CheckFailed, Text
 from grader.plugin import STAGES, grading_key, record_tier_unavailable
 
@@ -113,6 +113,10 @@ def _clean(item: pytest.Item, error: BaseException) -> BaseException | None:
         if reason is not None:  # the session expired during the run: not the student's fault
             text = reason(item.config.stash[grading_key].lang)
             record_tier_unavailable(item.config, "aws", text)
+            return pytest.skip.Exception(tier.redact(text) if tier else text, _use_item_location=False)
+        denied = access_denied(error, item.config.getoption("profile") or "aws-labs")
+        if denied is not None:  # the grader may not read this: not graded, never the student's failure
+            text = denied(item.config.stash[grading_key].lang)
             return pytest.skip.Exception(tier.redact(text) if tier else text, _use_item_location=False)
     if tier is None:
         return None

@@ -15,7 +15,7 @@ from grader.feedback import expect, fail
 pytestmark = pytest.mark.stage("part2")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def result(aws, names):
     keys = [aws_lab.RESULT_KEY]
     for run in aws_lab.classifier_runs(aws):
@@ -29,20 +29,20 @@ def result(aws, names):
             return key, found[1]
     fail(f"Aucun résultat dans S3 : s3://{names.bucket}/{aws_lab.RESULT_KEY} n'existe pas (bonus, étape 4).",
          f"No result in S3: s3://{names.bucket}/{aws_lab.RESULT_KEY} does not exist (bonus, step 4).",
-         expected=f"s3://{names.bucket}/{aws_lab.RESULT_KEY}", seen=None)
+         expected=f"s3://{names.bucket}/{aws_lab.RESULT_KEY}", seen=aws_lab.NOTHING)
 
 
 def test_result_object_exists(result):
     assert result
 
 
-def test_result_is_a_classification_document(result):
+def test_result_is_a_classification_document(aws, result):
     key, body = result
     try:
         document = json.loads(body)
     except ValueError:
         fail(f"{key} n'est pas un document JSON.", f"{key} is not a JSON document.", seen=body[:120])
-    problems = aws_lab.result_problems(document)
+    problems = aws_lab.result_problems(document, aws.lang)
     expect(not problems, f"{key} n'est pas un résultat de classification réussi.",
            f"{key} is not a successful classification result.",
            expected='{"input": {"url": "s3://…"}, "predictions": [...], "processing": {"success": true}}',

@@ -32,7 +32,7 @@ def test_s3_task_exit_code_0(aws):
         fail("Aucune tâche du classificateur lancée en mode S3 (commande « python classifier.py s3://… s3://… ») : "
              "exécutez run_s3_classification_task (bonus, étape 4).",
              "No classifier task run in S3 mode (command \"python classifier.py s3://… s3://…\"): run your "
-             "run_s3_classification_task (bonus, step 4).", expected="s3://… s3://…", seen=None)
+             "run_s3_classification_task (bonus, step 4).", expected="s3://… s3://…", seen=aws_lab.NOTHING)
     visible = [run for run in runs if run.visible_in_ecs]
     aws.note("bonus_task_exit_0", tasks=[{"task": r.task_arn, "exit_code": r.exit_code, "in_ecs": r.visible_in_ecs,
                                           "command": r.command, "started": r.started} for r in runs[:5]])

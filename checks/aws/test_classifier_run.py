@@ -24,7 +24,7 @@ RUN_HINT = "ecs-lab run-classifier"
 MAX_STREAMS = 5
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runs(aws):
     return [run for run in aws_lab.classifier_runs(aws) if not run.s3_mode]
 
@@ -33,7 +33,7 @@ def _no_run():
     fail(f"Aucune tâche {aws_lab.CLASSIFIER_FAMILY} lancée dans {aws_lab.CLUSTER} (ni arrêtée récemment, ni dans "
          f"l'historique CloudTrail) : exécutez « {RUN_HINT} » (étape 12).",
          f"No {aws_lab.CLASSIFIER_FAMILY} task run in {aws_lab.CLUSTER} (neither stopped recently nor in the "
-         f"CloudTrail history): run \"{RUN_HINT}\" (step 12).", expected="RunTask image-classifier", seen=None)
+         f"CloudTrail history): run \"{RUN_HINT}\" (step 12).", expected="RunTask image-classifier", seen=aws_lab.NOTHING)
 
 
 def test_task_stopped_with_exit_code_0(aws, runs):
@@ -76,15 +76,15 @@ def test_result_document_in_log_stream(aws, runs):
         _no_run()
     for group, stream, lines in streams:
         if lines is None:
-            seen[stream] = "flux absent / no such stream"
+            seen[stream] = aws.say("flux absent", "no such stream")
             continue
         document = aws_lab.result_document(lines)
-        problems = aws_lab.result_problems(document) if document is not None else ["no result document"]
+        problems = aws_lab.result_problems(document, aws.lang)
         if not problems and not str((document.get("input") or {}).get("url", "")).startswith("s3://"):
             aws.note("classification_result", log_group=group, log_stream=stream,
                      top=(document.get("predictions") or [{}])[0].get("label"))
             return
-        seen[stream] = problems if lines else "flux vide / empty stream"
+        seen[stream] = problems if lines else aws.say("flux vide", "empty stream")
     fail(f"Aucun document résultat de classification dans les logs du classificateur ({aws_lab.CLASSIFIER_LOG_GROUP}) : "
          "la tâche a-t-elle réussi ? Lisez son flux de logs.",
          f"No classification result document in the classifier's logs ({aws_lab.CLASSIFIER_LOG_GROUP}): did the "

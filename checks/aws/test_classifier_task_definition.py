@@ -15,7 +15,7 @@ from grader.judges import task_definitions as judge
 pytestmark = pytest.mark.stage("part2")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def spec(aws, names):
     return judge.classifier_spec(
         task_role_arn=names.role_arn(aws_lab.CLASSIFIER_TASK_ROLE),
@@ -28,7 +28,7 @@ def spec(aws, names):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def td(aws):
     found = aws_lab.latest_task_definition(aws, aws_lab.CLASSIFIER_FAMILY)
     expect(found is not None,
@@ -36,7 +36,7 @@ def td(aws):
            "register_image_classifier_task_definition (ecs-lab run-classifier).",
            f"No \"{aws_lab.CLASSIFIER_FAMILY}\" task definition registered: run your "
            "register_image_classifier_task_definition (ecs-lab run-classifier).",
-           expected=aws_lab.CLASSIFIER_FAMILY, seen=None)
+           expected=aws_lab.CLASSIFIER_FAMILY, seen=aws_lab.NOTHING)
     aws.note("task_definition", arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
     return found
 

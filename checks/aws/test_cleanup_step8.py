@@ -32,7 +32,7 @@ def test_load_balancer_and_listeners_deleted(aws):
            f"L'ALB {aws_lab.LOAD_BALANCER} existe encore (avec {len(listeners)} listener(s)) : "
            f"supprimez ses listeners puis l'ALB ({HINT}).",
            f"ALB {aws_lab.LOAD_BALANCER} still exists (with {len(listeners)} listener(s)): delete its "
-           f"listeners, then the ALB ({HINT}).", expected=None, seen=aws_lab.LOAD_BALANCER)
+           f"listeners, then the ALB ({HINT}).", expected=aws_lab.DELETED, seen=aws_lab.LOAD_BALANCER)
 
 
 def test_target_group_deleted(aws):
@@ -40,7 +40,7 @@ def test_target_group_deleted(aws):
     expect(group is None,
            f"Le target group {aws_lab.TARGET_GROUP} existe encore : supprimez-le une fois l'ALB supprimé ({HINT}).",
            f"Target group {aws_lab.TARGET_GROUP} still exists: delete it once the ALB is gone ({HINT}).",
-           expected=None, seen=aws_lab.TARGET_GROUP)
+           expected=aws_lab.DELETED, seen=aws_lab.TARGET_GROUP)
 
 
 def test_part2_resources_kept(aws, names):

@@ -15,7 +15,7 @@ CREATE_HINT = ("aws ecs create-cluster --cluster-name ecs-lab-cluster --capacity
                "--default-capacity-provider-strategy capacityProvider=FARGATE,weight=1")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(aws):
     found = aws_lab.cluster(aws)
     expect(found is not None and found.get("status") == "ACTIVE",

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 def _complete_stack(aws, name):
     found = aws_lab.stack(aws, name)
     expect(found is not None, f"La pile {name} n'existe pas dans {aws.region} : déployez-la (ecs-lab deploy).",
-           f"Stack {name} does not exist in {aws.region}: deploy it (ecs-lab deploy).", expected=name, seen=None)
+           f"Stack {name} does not exist in {aws.region}: deploy it (ecs-lab deploy).", expected=name, seen=aws_lab.NOTHING)
     status = found["StackStatus"]
     expect(status in aws_lab.STACK_COMPLETE,
            f"La pile {name} n'est pas dans un état terminé : {status} "
@@ -44,13 +44,13 @@ def _expect_outputs(name, outputs, wanted):
 
 
 def _equals(value):
-    check = lambda seen: seen == value  # noqa: E731
+    check = lambda seen: seen == value
     check.description = value
     return check
 
 
 def _matches(pattern, description):
-    check = lambda seen: re.fullmatch(pattern, seen) is not None  # noqa: E731
+    check = lambda seen: re.fullmatch(pattern, seen) is not None
     check.description = description
     return check
 

@@ -65,7 +65,7 @@ def _judge_service_settings(settings: dict, target_group_arn: str | None) -> Non
 
 # ---- part 1: the live service --------------------------------------------------------
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def service(aws):
     found = aws_lab.service(aws)
     expect(found is not None and found.get("status") == "ACTIVE",
@@ -77,7 +77,7 @@ def service(aws):
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def running_tasks(aws, service):
     return [t for t in aws_lab.tasks(aws, desired_status="RUNNING", service_name=aws_lab.SERVICE)
             if t.get("lastStatus") == "RUNNING"]
@@ -106,7 +106,7 @@ def test_two_tasks_running(aws, service, running_tasks):
 def test_targets_healthy(aws, service, running_tasks):
     group = aws_lab.target_group(aws)
     expect(group is not None, f"Le target group {aws_lab.TARGET_GROUP} n'existe pas.",
-           f"Target group {aws_lab.TARGET_GROUP} does not exist.", expected=aws_lab.TARGET_GROUP, seen=None)
+           f"Target group {aws_lab.TARGET_GROUP} does not exist.", expected=aws_lab.TARGET_GROUP, seen=aws_lab.NOTHING)
     health = aws_lab.target_health(aws, group["TargetGroupArn"])
     states = {d["Target"]["Id"]: (d.get("TargetHealth") or {}).get("State") for d in health}
     healthy = {target for target, state in states.items() if state == "healthy"}
@@ -126,7 +126,7 @@ def test_targets_healthy(aws, service, running_tasks):
 def test_alb_answers_from_two_tasks(aws, service, running_tasks):
     balancer = aws_lab.load_balancer(aws)
     expect(balancer is not None, f"L'ALB {aws_lab.LOAD_BALANCER} n'existe pas.",
-           f"ALB {aws_lab.LOAD_BALANCER} does not exist.", expected=aws_lab.LOAD_BALANCER, seen=None)
+           f"ALB {aws_lab.LOAD_BALANCER} does not exist.", expected=aws_lab.LOAD_BALANCER, seen=aws_lab.NOTHING)
     host = balancer["DNSName"]
     answered: list[str] = []
     problems: list[str] = []
@@ -183,7 +183,7 @@ def test_service_was_created_with_two_tasks(aws):
              "(ou il y a moins de 5 minutes : relancez plus tard).",
              f"No creation of {aws_lab.SERVICE} in the last 90 days of CloudTrail history (CreateService "
              f"event): the service of step 6 was not created in {aws_lab.CLUSTER} (or less than 5 minutes "
-             "ago: run again later).", expected="CreateService web-service", seen=None)
+             "ago: run again later).", expected="CreateService web-service", seen=aws_lab.NOTHING)
     latest = created[0]
     aws.note("web_service", evidence="cloudtrail", created_at=latest.time,
              desired_count=latest.request.get("desiredCount"))

@@ -15,7 +15,7 @@ from grader.judges import task_definitions as judge
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def spec(aws, names):
     return judge.web_spec(
         task_role_arn=names.role_arn(aws_lab.WEB_TASK_ROLE),
@@ -28,14 +28,14 @@ def spec(aws, names):
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def td(aws):
     found = aws_lab.latest_task_definition(aws, aws_lab.WEB_FAMILY)
     expect(found is not None,
            f"Aucune task definition « {aws_lab.WEB_FAMILY} » enregistrée : "
            "ecs-lab update-task-definitions --register (étape 5).",
            f"No \"{aws_lab.WEB_FAMILY}\" task definition registered: "
-           "ecs-lab update-task-definitions --register (step 5).", expected=aws_lab.WEB_FAMILY, seen=None)
+           "ecs-lab update-task-definitions --register (step 5).", expected=aws_lab.WEB_FAMILY, seen=aws_lab.NOTHING)
     aws.note("web_task_definition", arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
     return found
 
