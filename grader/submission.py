@@ -35,8 +35,11 @@ _PROBE = textwrap.dedent(
         if isinstance(exc, SyntaxError):
             where = f" ({(exc.filename or '').rsplit('/', 1)[-1]}, ligne {exc.lineno})"
         print(f"{type(exc).__name__}: {exc}{where}", file=sys.stderr); sys.exit(2)
+    print(sys.argv[3], file=sys.stderr)
     """
 )
+# Printed by the probe once the import has returned: os._exit(0) at import also ends with code 0.
+_IMPORTED = "grader-probe: import complete"
 
 
 @dataclass
@@ -115,7 +118,7 @@ class ImportProbe:
         }
         env.pop("AWS_PROFILE", None)
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _PROBE, str(directory), name],
+            [sys.executable, "-c", _PROBE, str(directory), name, _IMPORTED],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             text=True, env=env,
         )
@@ -128,9 +131,11 @@ class ImportProbe:
             self._process.communicate()
             return (f"l'import ne se termine pas en {IMPORT_TIME_LIMIT_S} s (boucle infinie "
                     "ou attente au niveau du module ?)")
-        if self._process.returncode == 0:
-            return None
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        if self._process.returncode == 0:
+            if lines and lines[-1] == _IMPORTED:
+                return None
+            return "l'import a arrêté le processus avec le code 0 avant sa fin (os._exit(0) ?)"
         if not lines:
             return f"le processus s'est arrêté avec le code {self._process.returncode} (os._exit ?)"
         return lines[-1]

@@ -7,6 +7,7 @@ are both accepted.
 """
 
 import re
+from collections import Counter
 
 import pytest
 from moto.moto_api import state_manager
@@ -14,12 +15,15 @@ from moto.moto_api import state_manager
 from grader.feedback import Text, expect
 from grader.harness import student
 from grader.harness.aws import moto_task
+from grader.harness.clock import VirtualTimeExceeded
 from grader.harness.lab import register_classifier_task_definition, run_classifier_task
 
 MONITOR = Text("monitor_task", "monitor_task")
 POLL, TIMEOUT = 10.0, 300.0
 STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
             "DEPROVISIONING", "STOPPED")
+BURST = 3  # describe_tasks calls at one instant still fine: a waiter's first/last poll next to a plain read
+BUSY_LIMIT = 50  # calls without a pause in between: a busy loop, stopped at once (not by the CPU limit)
 
 
 @pytest.fixture
@@ -36,6 +40,20 @@ def states_last(request):
 
     yield set_times
     state_manager.unset_transition("ecs::task")
+
+
+@pytest.fixture(autouse=True)
+def polls(account, clock):
+    """Virtual time of each describe_tasks call the student makes; a busy loop is stopped."""
+    times: list[float] = []
+
+    def record(_params: dict, _response: dict) -> None:
+        times.append(clock.now)
+        if len(times) >= BUSY_LIMIT and times[-BUSY_LIMIT] == clock.now:
+            raise VirtualTimeExceeded(f"{BUSY_LIMIT} describe_tasks calls without a pause")
+
+    account.on_call("DescribeTasks", record)
+    return times
 
 
 def _stop_with(task_arn: str, exit_code, reason: str) -> None:
@@ -62,17 +80,22 @@ def test_returns_the_stopped_task_on_exit_code_0(ops, lab, task_arn, clock, stat
            seen={k: task.get(k) for k in ("taskArn", "lastStatus")} if isinstance(task, dict) else task)
 
 
-def test_polls_at_the_given_interval(ops, account, lab, task_arn, clock, states_last):
+def test_polls_at_the_given_interval(ops, account, lab, task_arn, clock, states_last, polls):
     states_last(2)
     _monitor(ops, lab, task_arn)
-    polls = len(account.recorder.of("DescribeTasks"))
-    expect(polls >= 2, "La tâche doit être interrogée plusieurs fois avec describe_tasks jusqu'à STOPPED.",
-           "The task must be polled with describe_tasks until STOPPED.", expected=">= 2 appels", seen=polls)
-    expect(len(clock.sleeps) >= polls - 1,
+    expect(len(polls) >= 2, "La tâche doit être interrogée plusieurs fois avec describe_tasks jusqu'à STOPPED.",
+           "The task must be polled with describe_tasks until STOPPED.", expected=">= 2 appels", seen=len(polls))
+    burst = max(Counter(polls).values())
+    expect(burst <= BURST,
            "Il faut attendre entre deux appels à describe_tasks (time.sleep(poll_interval)) : sinon la "
            "boucle martèle l'API ECS.",
            "Wait between two describe_tasks calls (time.sleep(poll_interval)), or the loop hammers the ECS API.",
-           expected=f">= {polls - 1} pauses", seen=len(clock.sleeps))
+           expected=Text(f"au plus {BURST} appels sans pause", f"at most {BURST} calls without a pause"),
+           seen=Text(f"{burst} appels sans pause", f"{burst} calls without a pause"))
+    short = [s for s in clock.sleeps if s < POLL / 2]
+    expect(not short, "Les pauses doivent durer poll_interval (le paramètre reçu), pas une durée fixe plus courte.",
+           "Pauses must last poll_interval (the parameter), not a shorter fixed time.",
+           expected=f"{POLL:g} s", seen=short[:5])
     too_long = [s for s in clock.sleeps if s > POLL + 1]
     expect(not too_long, "Les pauses ne doivent pas dépasser poll_interval.",
            "Pauses must not exceed poll_interval.", expected=f"<= {POLL} s", seen=too_long)
@@ -122,8 +145,14 @@ def test_missing_exit_code_raises_with_the_stopped_reason(ops_module, ops, lab, 
            seen={"exit_code": getattr(error, "exit_code", "?"), "stopped_reason": getattr(error, "stopped_reason", "?")})
 
 
-def test_times_out_when_the_task_never_stops(ops, lab, task_arn, clock, states_last):
+def test_times_out_when_the_task_never_stops(ops, account, lab, task_arn, clock, states_last):
     states_last(10**9)  # stuck in RUNNING
+
+    def give_up(_params: dict, _response: dict) -> None:  # far past the timeout: no need to wait for more
+        if clock.now > 3 * TIMEOUT:
+            raise VirtualTimeExceeded(f"still polling after {clock.now:.0f} virtual seconds")
+
+    account.on_call("DescribeTasks", give_up)
     _task, error = _monitor(ops, lab, task_arn)
     expect(isinstance(error, TimeoutError),
            f"Une tâche qui ne s'arrête pas doit lever TimeoutError après timeout ({TIMEOUT:.0f} s).",

@@ -1,0 +1,1 @@
+"""The corpus of submissions that proves the offline checks can fail and grade right (see faults.py)."""

@@ -1,0 +1,63 @@
+"""grader/catalogue.yaml agrees with checks/, LAB.md and the grading corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from submissions import faults
+
+from grader.catalogue import CHECKS_DIR, TIERS, load_catalogue
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOGUE = load_catalogue()
+LISTED = CATALOGUE.by_module()
+
+
+def test_every_listed_module_exists():
+    missing = sorted(m for m in LISTED if not (CHECKS_DIR / m).is_file())
+    assert not missing, f"listed in grader/catalogue.yaml but not found under checks/: {missing}"
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_every_check_module_is_listed(tier):
+    on_disk = sorted(p.relative_to(CHECKS_DIR).as_posix() for p in (CHECKS_DIR / tier).rglob("test_*.py"))
+    unlisted = [m for m in on_disk if m not in LISTED]
+    assert not unlisted, f"check modules missing from grader/catalogue.yaml: {unlisted}"
+
+
+def test_modules_are_listed_under_their_tier():
+    for module, (tier, checkpoint) in LISTED.items():
+        assert module.startswith(f"{tier}/"), (checkpoint.id, module)
+
+
+def test_required_points_total_100_and_bonus_on_top():
+    assert CATALOGUE.max_points == 100
+    assert CATALOGUE.bonus_points > 0
+    assert all(c.points > 0 for c in CATALOGUE.checkpoints)
+
+
+def test_ids_are_unique_identifiers():
+    ids = [c.id for c in CATALOGUE.checkpoints]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+
+
+def test_every_checkpoint_has_french_and_english_titles():
+    for checkpoint in CATALOGUE.checkpoints:
+        assert checkpoint.title.fr.strip() and checkpoint.title.en.strip(), checkpoint.id
+    for key, part in CATALOGUE.parts.items():
+        assert part.fr.strip() and part.en.strip(), key
+
+
+def test_lab_handout_mentions_every_checkpoint_id():
+    text = (ROOT / "LAB.md").read_text(encoding="utf-8")
+    missing = [c.id for c in CATALOGUE.checkpoints if f"`{c.id}`" not in text]
+    assert not missing, f"LAB.md does not mention: {missing}"
+
+
+def test_corpus_knows_the_offline_checkpoints():
+    """A new offline checkpoint needs its faulty submissions in tests/submissions/faults.py."""
+    offline = {c.id for c in CATALOGUE.checkpoints if c.checks.get("offline")}
+    assert faults.OFFLINE_CHECKPOINTS == offline
