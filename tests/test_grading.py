@@ -30,7 +30,7 @@ from submissions.faults import (
     BROKEN,
     BUNDLES,
     FAULTY,
-    KNOWN_GAPS,
+    LAB_RULES,
     Submission,
     materialise,
 )
@@ -211,7 +211,7 @@ def _normalised(data):
 # Slow entries first, so that xdist starts them first.
 CORPUS_RUNS = [
     pytest.param(s, id=s.name, marks=[pytest.mark.xfail(strict=True, reason=s.known_gap)] if s.known_gap else [])
-    for s in sorted([*BROKEN, *FAULTY, *BUNDLES, *KNOWN_GAPS], key=lambda s: not s.slow)
+    for s in sorted([*BROKEN, *FAULTY, *BUNDLES, *LAB_RULES], key=lambda s: not s.slow)
 ]
 
 

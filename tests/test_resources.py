@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint_file
-from cfnlint.decode import decode_str
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from ecslab.stacks import deploy_lab_stacks
+from grader.judges.templates import as_list, classifier_policy_problems, load_template, resolve, role_statements
 from ecslab_support.moto_env import *  # noqa: F401,F403 - fixtures
 from ecslab_support.moto_env import ACCOUNT, REGION, RESOURCES, WEB_TASK_DEFINITION
 
@@ -30,30 +29,7 @@ IAM_OUTPUTS = {"ECSTaskExecutionRoleArn", "WebAppTaskRoleArn", "ImageClassifierT
 
 
 # ---------------------------------------------------------------------------
-# Static evaluation of the templates (the lab's values, as CloudFormation would resolve them)
-
-PSEUDO = {"ProjectName": "ecs-lab", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
-
-
-def resolve(value: Any) -> Any:
-    """Resolve Ref/Fn::Sub on parameters and pseudo parameters; other intrinsics are kept as is."""
-    if isinstance(value, dict) and len(value) == 1:
-        (function, argument), = value.items()
-        if function == "Ref" and argument in PSEUDO:
-            return PSEUDO[argument]
-        if function == "Fn::Sub" and isinstance(argument, str):
-            return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1), m.group(0)), argument)
-    if isinstance(value, dict):
-        return {k: resolve(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v) for v in value]
-    return value
-
-
-def load_template(path: Path) -> dict:
-    template, matches = decode_str(path.read_text(encoding="utf-8"))
-    assert not matches, matches
-    return template
+# Static evaluation of the templates (grader/judges/templates.py resolves the lab's values)
 
 
 @pytest.fixture(scope="module")
@@ -199,39 +175,7 @@ def role(iam: dict, name: str) -> dict:
     return resource(iam, "AWS::IAM::Role", RoleName=name)
 
 
-def statements(role_properties: dict) -> list[dict]:
-    return [s for policy in role_properties.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
-
-
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def classifier_policy_problems(role_statements: list[dict], bucket_arn: str) -> list[str]:
-    """The lab's least-privilege rule for the image classifier's task role."""
-    allowed = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "cloudwatch:PutMetricData"}
-    problems = []
-    for statement in role_statements:
-        if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
-            problems.append(f"unexpected statement form: {statement}")
-            continue
-        resources = as_list(statement.get("Resource", []))
-        for action in as_list(statement["Action"]):
-            if "*" in action:
-                problems.append(f"wildcard action {action}")
-            elif action not in allowed:
-                problems.append(f"action not needed: {action}")
-            elif action in {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}:
-                if any(r != f"{bucket_arn}/*" and not r.startswith(f"{bucket_arn}/") for r in resources):
-                    problems.append(f"{action} not scoped to the bucket's objects: {resources}")
-            elif action == "s3:ListBucket":
-                if resources != [bucket_arn]:
-                    problems.append(f"s3:ListBucket not scoped to the bucket: {resources}")
-            elif action == "cloudwatch:PutMetricData":
-                namespace = statement.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
-                if namespace != "ecs-lab/ImageClassifier":
-                    problems.append(f"PutMetricData without the namespace condition: {namespace}")
-    return problems
+statements = role_statements
 
 
 def test_roles_trust_ecs_tasks_only(iam: dict) -> None:

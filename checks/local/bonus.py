@@ -6,8 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from grader.feedback import Text, expect
-from grader.harness import student
+from grader.feedback import expect
 
 from .support import CLUSTER, photo_path
 
@@ -30,15 +29,11 @@ def s3_run(world, ops) -> S3Run:
         output_uri = f"s3://{world.bucket}/{prefix}/output/result.json"
         world.client("s3").put_object(Bucket=world.bucket, Key=f"{prefix}/input/coffee.png",
                                       Body=photo_path("coffee.png").read_bytes(), ContentType="image/png")
-        run = student.method(ops, "run_s3_classification_task")
-        task_arn = student.call(Text("run_s3_classification_task", "run_s3_classification_task"), run, CLUSTER,
-                                world.register_classifier(), world.subnets, world.security_group,
-                                input_uri, output_uri)
+        task_arn = world.call("run_s3_classification_task", False, ops, CLUSTER, world.register_classifier(),
+                              world.subnets, world.security_group, input_uri, output_uri)
         expect(isinstance(task_arn, str) and ":task/" in task_arn,
                "run_s3_classification_task doit renvoyer l'ARN de la tâche.",
                "run_s3_classification_task must return the task ARN.", seen=task_arn)
-        monitor = student.method(ops, "monitor_task")
-        value, error = student.outcome(Text("monitor_task", "monitor_task"), monitor, CLUSTER, task_arn,
-                                       poll_interval=0.5, timeout=120.0)
+        value, error = world.call("monitor_task", True, ops, CLUSTER, task_arn, poll_interval=0.5, timeout=60.0)
         return S3Run(input_uri, output_uri, task_arn, value, error, world.wait_stopped(task_arn))
     return world.shared_run("bonus:s3").get(work)

@@ -23,6 +23,10 @@ from unittest import mock
 
 import pytest
 
+from grader.plugin import record_note
+
+from grader.feedback import Text
+from grader.harness import student
 from grader.harness.lab import CLASSIFIER_LOG_GROUP
 
 from .support import (
@@ -34,6 +38,7 @@ from .support import (
     PhotoServer,
     SharedRun,
     build_images,
+    endless_guard,
     setup_settings,
     tier_unavailable,
 )
@@ -51,6 +56,7 @@ class LocalWorld:
     images: BuiltImages
     photos: PhotoServer
     shared: dict[str, SharedRun] = field(default_factory=dict)
+    hung: set[str] = field(default_factory=set)  # student functions that never returned (see endless_guard)
 
     @property
     def subnets(self) -> list[str]:
@@ -74,6 +80,17 @@ class LocalWorld:
     def shared_run(self, name: str) -> SharedRun:
         return self.shared.setdefault(name, SharedRun())
 
+    def call(self, function: str, outcome_only: bool, target: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the student's `function` (a method of `target`), guarded against endless calls.
+
+        Returns student.call's value, or student.outcome's (value, error) with `outcome_only`.
+        """
+        method = student.method(target, function)
+        with endless_guard(self.hung, function):
+            if outcome_only:
+                return student.outcome(Text(function, function), method, *args, **kwargs)
+            return student.call(Text(function, function), method, *args, **kwargs)
+
     def register_classifier(self, image: str | None = None) -> str:
         """The harness's own (correct) classifier task definition, as step 11a asks."""
         response = self.client("ecs").register_task_definition(
@@ -89,10 +106,15 @@ class LocalWorld:
         return response["taskDefinition"]["taskDefinitionArn"]
 
     def describe(self, task_arn: str) -> dict:
-        return self.client("ecs").describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][0]
+        """The task as DescribeTasks reports it ({} for a task the local ECS does not know)."""
+        tasks = self.client("ecs").describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]
+        return tasks[0] if tasks else {}
 
     def wait_stopped(self, task_arn: str, timeout: float = 120) -> dict:
-        self.ecs.wait_stopped(task_arn, timeout)
+        try:
+            self.ecs.wait_stopped(task_arn, timeout)
+        except KeyError:
+            pass  # not a task of the local ECS (a wrong ARN from the student's code): judged by the check
         return self.describe(task_arn)
 
 
@@ -149,6 +171,7 @@ def built_images(pytestconfig: pytest.Config, docker_client: Any, submission) ->
                                        f"{str(exc)[-400:]}")
     pytestconfig.stash[images_key] = images
     _report(pytestconfig, images.summary())
+    record_note(pytestconfig, images.summary())  # image sizes in the reports too
     return images
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
-from grader.feedback import CheckFailed
+from grader.feedback import CheckFailed, fail
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".cache" / "models" / "efficientnet-lite0"
@@ -238,3 +239,21 @@ class SharedRun:
         if self._failure is not None:
             raise self._failure
         return self._value
+
+
+# --- student functions that never return --------------------------------------------------------
+@contextmanager
+def endless_guard(hung: set[str], function: str):
+    """Fail at once a check that calls `function` again after it never returned in an earlier check.
+
+    A check stopped by its time limit leaves `function` in `hung` (the exit below is not
+    reached): the next checks that need it fail in milliseconds instead of waiting again.
+    """
+    if function in hung:
+        fail(f"{function} ne s'est pas terminée lors d'une vérification précédente (limite de temps "
+             "dépassée) : boucle sans fin ? Cette vérification n'est pas relancée.",
+             f"{function} did not return in an earlier check (time limit reached): an endless loop? "
+             "This check is not run again.")
+    hung.add(function)
+    yield
+    hung.discard(function)

@@ -5,7 +5,8 @@ The classifier image built with your ``s3_io.py`` runs in S3 mode
 (``python classifier.py s3://in s3://out``) against the moto server, with the credentials
 of the lab's classifier task role: the output object must exist, be JSON with the content
 type ``application/json``, and hold the document the classifier printed. With an input
-that is not an image, the container must exit 1 and write no output object.
+that is not an image, the container must exit 1 and write no output object (only judged
+once a valid image does give an object: writing nothing at all earns nothing).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 
 import pytest
 
-from grader.feedback import expect
+from grader.feedback import Text, expect
 
 from .support import photo_path, run_container
 
@@ -41,16 +42,23 @@ def _s3_run(world, body: bytes, content_type: str):
         content = s3.get_object(Bucket=world.bucket, Key=output_key)["Body"].read()
     except (s3.exceptions.NoSuchKey, s3.exceptions.ClientError):
         head, content = None, None
-    return run, head, content
+    return run, head, content, f"s3://{world.bucket}/{output_key}"
+
+
+def _good_run(world):
+    return world.shared_run("bonus_s3_upload:coffee").get(
+        lambda: _s3_run(world, photo_path("coffee.png").read_bytes(), "image/png"))
 
 
 @pytest.mark.weight(3)
 def test_result_object_written(local_world):
-    run, head, content = _s3_run(local_world, photo_path("coffee.png").read_bytes(), "image/png")
+    run, head, content, output_uri = _good_run(local_world)
     expect(run.exit_code == 0, "Le classificateur en mode S3 doit se terminer avec le code 0.",
-           "The classifier in S3 mode must exit with code 0.", expected=0, seen=f"{run.exit_code} : {run.output[-300:]}")
+           "The classifier in S3 mode must exit with code 0.", expected=0,
+           seen=f"{run.exit_code} : {run.output[-300:]}")
     expect(head is not None, "upload_result n'a écrit aucun objet dans S3.", "upload_result wrote no object to S3.",
-           seen=run.output[-300:])
+           expected=output_uri, seen=Text("aucun objet (le conteneur s'est pourtant terminé avec le code 0)",
+                                          "no object (although the container exited with code 0)"))
     expect(head.get("ContentType") == "application/json", "L'objet doit avoir le type application/json.",
            "The object must have the content type application/json.", seen=head.get("ContentType"))
     try:
@@ -65,7 +73,10 @@ def test_result_object_written(local_world):
 
 @pytest.mark.weight(1)
 def test_bad_input_writes_nothing(local_world):
-    run, head, _content = _s3_run(local_world, b"<html>pas une image</html>", "image/png")
+    _run, good_head, _content, _uri = _good_run(local_world)
+    expect(good_head is not None, "Vérifiable seulement quand une image valide donne un objet résultat dans S3.",
+           "Only verifiable once a valid image gives a result object in S3.")
+    run, head, _content, _uri = _s3_run(local_world, b"<html>pas une image</html>", "image/png")
     expect(run.exit_code == 1, "Une entrée S3 qui n'est pas une image doit terminer le conteneur avec le code 1.",
            "An S3 input that is not an image must end the container with code 1.", expected=1, seen=run.exit_code)
     expect(head is None, "Aucun objet résultat ne doit être écrit quand la classification échoue.",

@@ -14,7 +14,7 @@ from grader.feedback import expect
 
 from .bonus import s3_run
 
-pytestmark = pytest.mark.timeout(150, func_only=True)
+pytestmark = pytest.mark.timeout(90, func_only=True)
 
 
 @pytest.mark.weight(2)

@@ -72,8 +72,8 @@ def test_health_and_root_answer(web):
         fail("L'application web ne répond pas sur le port 3000.", "The web app does not answer on port 3000.",
              seen=str(error))
     expect(status == 200 and isinstance(health, dict) and health.get("status") == "healthy",
-           "GET /health doit répondre 200 avec status « healthy ».", "GET /health must answer 200 with status 'healthy'.",
-           seen=(status, health))
+           "GET /health doit répondre 200 avec status « healthy ».",
+           "GET /health must answer 200 with status 'healthy'.", seen=(status, health))
     expect(root_status == 200 and isinstance(root, dict), "GET / doit répondre 200 avec un document JSON.",
            "GET / must answer 200 with a JSON document.", seen=root_status)
     missing = [key for key in ("message", "hostname", "runtime", "ecs") if key not in root]

@@ -1,8 +1,10 @@
 """Checkpoint stacks (step 2), offline: the templates the student deploys are sound.
 
-cfn-lint finds no error, and both stacks deploy into moto with every output the lab's code
-reads. (The aws tier checks the real stacks in the account.) The submission's resources/
-directory is used if it has one, the project's otherwise.
+cfn-lint finds no error, the lab's own rules hold (names, ports, health check, least
+privilege: moto's CloudFormation drops most of those properties), and both stacks deploy
+into moto with every output the lab's code reads. (The aws tier checks the real stacks in
+the account.) The submission's resources/ directory is used if it has one, the project's
+otherwise.
 """
 
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from grader.feedback import expect
 from grader.harness.cfn import cfn_lint_errors
+from grader.judges import templates
 
 INFRASTRUCTURE_OUTPUTS = {"VPCId", "SubnetIds", "ECSSecurityGroup", "LoadBalancerSecurityGroup",
                           "LoadBalancerDNS", "TargetGroup", "S3Bucket", "WebAppECRRepository",
@@ -31,6 +34,24 @@ def test_cfn_lint_finds_no_error(submission, template):
     errors = cfn_lint_errors(path)
     expect(not errors, f"cfn-lint signale des erreurs dans {template}.", f"cfn-lint reports errors in {template}.",
            expected="aucune erreur", seen=errors[:5])
+
+
+@pytest.mark.parametrize("template, rules", [
+    ("infrastructure.yaml", (templates.network_problems, templates.storage_problems)),
+    ("iam-roles.yaml", (templates.iam_problems,)),
+])
+def test_lab_rules(submission, template, rules):
+    path = _resources(submission) / template
+    try:
+        document = templates.load_template(path)
+    except (OSError, ValueError) as error:
+        problems = [str(error)]
+    else:
+        problems = [problem for rule in rules for problem in rule(document)]
+    expect(not problems, f"{template} ne respecte pas les valeurs du lab (noms, ports, health check, "
+                         "moindre privilège).",
+           f"{template} does not follow the lab's values (names, ports, health check, least privilege).",
+           expected="aucun écart", seen=problems[:5])
 
 
 @pytest.mark.weight(2)

@@ -18,12 +18,14 @@ ECS backend, in the process that runs the moto server, so that a task really run
 - a FARGATE service keeps ``desiredCount`` tasks running and registers them with
   a local round-robin load balancer standing in for the ALB listener.
 
-Compared with existing local emulators (none of their code is used here): ministack
-runs RunTask containers but reports RUNNING at once, ignores command overrides,
-leaves the task RUNNING when the image cannot be started and ships no logs;
-local-ecs-api converts task definitions to docker-compose files and needs compose;
-amazon-ecs-local-container-endpoints serves metadata and credentials but runs no
-ECS API. Here the student's unchanged boto3 code drives the whole lifecycle.
+Compared with existing local emulators (read for their approach; none of their code is
+used here): ministack's ECS (version read in 2026) starts RunTask containers but reports
+RUNNING at once, applies environment but not command overrides, leaves a task RUNNING
+forever when its container cannot be started, reports a single exit code for all
+containers and ships no awslogs output; local-ecs-api turns a task definition into a
+docker-compose file and needs compose; amazon-ecs-local-container-endpoints serves the
+metadata and credentials endpoints but no ECS API. Here the student's unchanged boto3
+code drives the whole lifecycle, with the reasons and codes that ECS gives.
 
 Modules (one concern each):
   docker_resources  labels, tracking and removal of every container and network

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 RUN_LABEL = "ecs-lab.local-ecs"
 OWNER_LABEL = "ecs-lab.local-ecs.owner"
+RUN_ID_VARIABLE = "ECS_LAB_LOCAL_RUN_ID"  # lets a caller (a test) know the run id of a run it starts
 
 
 def _owner() -> str:
@@ -40,7 +41,7 @@ class DockerResources:
 
     def __init__(self, client: Any, run_id: str | None = None) -> None:
         self.client = client
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or os.environ.get(RUN_ID_VARIABLE) or uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
         self._containers: set[str] = set()
         self._networks: set[str] = set()

@@ -137,6 +137,8 @@ class TaskState:
                 return
             now = utcnow()
             for reached in ORDER[ORDER.index(self.status) + 1:ORDER.index(status) + 1]:
+                if reached == RUNNING and status != RUNNING:
+                    continue  # a task that never ran has no startedAt
                 attribute = _TIMESTAMP_OF.get(reached)
                 if attribute and getattr(self.task, attribute, None) is None:
                     setattr(self.task, attribute, now)

@@ -146,17 +146,27 @@ class TaskRunner:
             state.stop_reason(str(exc), lc.TASK_FAILED_TO_START)
             return
         try:
-            credentials = task_role_environment(self.ctx.client("sts"), self.state.definition.task_role_arn,
-                                                state.task_id)
+            role = getattr(self.state.definition, "task_role_arn", None)
+            credentials = task_role_environment(self.ctx.client("sts"), role, state.task_id)
         except Exception as exc:  # noqa: BLE001
             state.stop_reason(f"ResourceInitializationError: unable to assume the task role: {exc}",
                               lc.TASK_FAILED_TO_START)
             return
         state.set_status(lc.ACTIVATING)
-        for index, container in enumerate(state.containers):
-            self._create(container, index, credentials)
-        for container in state.containers:
-            self._start(container)
+        from docker.errors import APIError
+
+        for step, container in [*(("create", c) for c in state.containers), *(("start", c) for c in state.containers)]:
+            try:
+                if step == "create":
+                    self._create(container, state.containers.index(container), credentials)
+                else:
+                    self._start(container)
+            except APIError as exc:  # e.g. the command's executable does not exist in the image
+                reason = f"CannotStartContainerError: {exc.explanation or exc}"
+                container.reason = reason
+                container.last_status = lc.STOPPED
+                state.stop_reason(reason, lc.TASK_FAILED_TO_START)
+                return
         self._read_endpoints()
         state.set_status(lc.RUNNING)
         for callback in self.ctx.on_running:
@@ -188,6 +198,7 @@ class TaskRunner:
             self._stop.wait(POLL_INTERVAL_S)
 
     def _finish(self) -> None:
+        """Whatever happened before, the task ends STOPPED and its containers are removed."""
         state = self.state
         if state.status == lc.RUNNING:
             state.set_status(lc.DEACTIVATING)
@@ -195,21 +206,27 @@ class TaskRunner:
         if self.docker_ids:
             state.set_status(lc.STOPPING)
             for container in state.containers:
-                self._stop_container(container)
+                self._safely(self._stop_container, container)
         state.set_status(lc.DEPROVISIONING)
         for shipper in self.shippers.values():
-            shipper.close()
+            self._safely(shipper.close)
         for uri in self._metadata_uris:
-            self.ctx.metadata.unregister(uri)
+            self._safely(self.ctx.metadata.unregister, uri)
         if not self.ctx.settings.keep_containers:
             for docker_id in self.docker_ids.values():
-                self.ctx.resources.remove_container(docker_id)
+                self._safely(self.ctx.resources.remove_container, docker_id)
         for container in state.containers:
             container.last_status = lc.STOPPED
         if not state.task.stopped_reason:
             state.stop_reason("Task stopped", lc.USER_INITIATED)
         state.set_status(lc.STOPPED)
         self._notify(self.ctx.on_stopped)
+
+    def _safely(self, step: Callable[..., Any], *args: Any) -> None:
+        try:
+            step(*args)
+        except Exception:  # noqa: BLE001 - clean-up goes on; close() removes what is left
+            log.exception("local ECS: clean-up of task %s", self.arn)
 
     def _notify(self, callbacks: list[Callable[["TaskRunner"], None]]) -> None:
         for callback in callbacks:
@@ -288,14 +305,12 @@ class TaskRunner:
 
     def _start(self, container: lc.LocalContainer) -> None:
         docker_container = self.ctx.docker.containers.get(self.docker_ids[container.name])
+        docker_container.start()
         if container.name in self.log_options:
             options, stream = self.log_options[container.name]
-            # Follow the output before the start, so that nothing printed at once is missed.
+            # `docker logs --follow` starts from the container's first line: nothing printed at once is missed.
             self.shippers[container.name] = LogShipper(docker_container, self.ctx.client("logs"),
-                                                       options.group, stream)
-        docker_container.start()
-        if container.name in self.shippers:
-            self.shippers[container.name].start()
+                                                       options.group, stream).start()
         container.last_status = lc.RUNNING
         self.started_at[container.name] = lc.utcnow().isoformat()
 

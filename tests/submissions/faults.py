@@ -365,19 +365,17 @@ BUNDLES: tuple[Submission, ...] = (
 )
 
 
-# Mistakes the offline checks do not catch yet (issue 3, section 2 asks for them): graded, expected
-# to fail until a check catches them; a strict xfail then turns red so that the marker is removed.
-KNOWN_GAPS: tuple[Submission, ...] = (
+# Mistakes only the lab's own template rules catch (cfn-lint and moto accept them).
+LAB_RULES: tuple[Submission, ...] = (
     Submission(
         "stacks_wrong_ports",
         "The ECS security group and the target group use port 8080 instead of 3000: the web service "
-        "never becomes healthy. cfn-lint and moto accept it; the offline stacks check only looks at "
-        "cfn-lint and the outputs, not at the lab's rules (names, ports, least privilege).",
+        "never becomes healthy. cfn-lint and moto accept it; the lab's rules (grader/judges/templates.py) "
+        "do not.",
         (Replace("resources/infrastructure.yaml", "          FromPort: 3000\n          ToPort: 3000\n",
                  "          FromPort: 8080\n          ToPort: 8080\n"),
          Replace("resources/infrastructure.yaml", "      Port: 3000\n", "      Port: 8080\n")),
         loses=frozenset({"stacks"}), resources=True,
-        known_gap="offline stacks check does not verify the lab's ports (nor names, least privilege)",
     ),
 )
 
@@ -608,8 +606,8 @@ ALTERNATIVES: tuple[Submission, ...] = (
 )
 
 # What tests/test_grading.py grades, and everything (for the command line and the corpus tests).
-GRADED: tuple[Submission, ...] = FAULTY + BUNDLES + KNOWN_GAPS + BROKEN + ALTERNATIVES
-CORPUS: tuple[Submission, ...] = FAULTY + VARIANTS + BUNDLES + KNOWN_GAPS + BROKEN + ALTERNATIVES
+GRADED: tuple[Submission, ...] = FAULTY + BUNDLES + LAB_RULES + BROKEN + ALTERNATIVES
+CORPUS: tuple[Submission, ...] = FAULTY + VARIANTS + BUNDLES + LAB_RULES + BROKEN + ALTERNATIVES
 
 
 def by_name(name: str) -> Submission:

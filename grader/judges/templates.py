@@ -1,0 +1,152 @@
+"""The lab's own rules for its CloudFormation templates, beyond what cfn-lint knows.
+
+moto's CloudFormation drops most ECS and ELB properties, so ports, names, health checks and
+the least privilege of the classifier's task role are judged on the templates themselves,
+with parameters and pseudo parameters resolved to the lab's values.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+PSEUDO = {"ProjectName": "ecs-lab", "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws"}
+BUCKET_ARN = f"arn:aws:s3:::ecs-lab-images-{ACCOUNT}-{REGION}"
+
+
+def load_template(path: Path) -> dict:
+    """The template as cfn-lint decodes it (YAML with CloudFormation's short forms)."""
+    from cfnlint.decode import decode_str
+
+    template, matches = decode_str(path.read_text(encoding="utf-8"))
+    if matches:
+        raise ValueError("; ".join(str(m) for m in matches))
+    return template
+
+
+def resolve(value: Any) -> Any:
+    """Resolve Ref/Fn::Sub on parameters and pseudo parameters; other intrinsics are kept."""
+    if isinstance(value, dict) and len(value) == 1:
+        (function, argument), = value.items()
+        if function == "Ref" and argument in PSEUDO:
+            return PSEUDO[argument]
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1), m.group(0)), argument)
+    if isinstance(value, dict):
+        return {k: resolve(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v) for v in value]
+    return value
+
+
+def resources(template: dict, resource_type: str, **where: Any) -> list[dict]:
+    """The resolved properties of every resource of `resource_type` matching `where`."""
+    found = []
+    for body in template.get("Resources", {}).values():
+        if body.get("Type") != resource_type:
+            continue
+        properties = resolve(body.get("Properties", {}))
+        if all(properties.get(k) == v for k, v in where.items()):
+            found.append(properties)
+    return found
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(role_properties: dict) -> list[dict]:
+    return [s for policy in role_properties.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def classifier_policy_problems(statements: list[dict], bucket_arn: str = BUCKET_ARN) -> list[str]:
+    """The lab's least-privilege rule for the image classifier's task role."""
+    allowed = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "cloudwatch:PutMetricData"}
+    problems = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or "NotAction" in statement or "NotResource" in statement:
+            problems.append(f"unexpected statement form: {statement}")
+            continue
+        targets = as_list(statement.get("Resource", []))
+        for action in as_list(statement["Action"]):
+            if "*" in action:
+                problems.append(f"wildcard action {action}")
+            elif action not in allowed:
+                problems.append(f"action not needed: {action}")
+            elif action in {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}:
+                if any(r != f"{bucket_arn}/*" and not r.startswith(f"{bucket_arn}/") for r in targets):
+                    problems.append(f"{action} not scoped to the bucket's objects: {targets}")
+            elif action == "s3:ListBucket":
+                if targets != [bucket_arn]:
+                    problems.append(f"s3:ListBucket not scoped to the bucket: {targets}")
+            elif action == "cloudwatch:PutMetricData":
+                namespace = statement.get("Condition", {}).get("StringEquals", {}).get("cloudwatch:namespace")
+                if namespace != "ecs-lab/ImageClassifier":
+                    problems.append(f"PutMetricData without the namespace condition: {namespace}")
+    return problems
+
+
+def _one(template: dict, problems: list[str], resource_type: str, **where: Any) -> dict:
+    found = resources(template, resource_type, **where)
+    if len(found) != 1:
+        problems.append(f"{resource_type} {where}: {len(found)} trouvé(s), 1 attendu")
+        return {}
+    return found[0]
+
+
+def network_problems(infrastructure: dict) -> list[str]:
+    """Names, ports and health check of the security groups, the ALB and its target group."""
+    problems: list[str] = []
+    alb_group = _one(infrastructure, problems, "AWS::EC2::SecurityGroup", GroupName="ecs-lab-alb-sg")
+    if alb_group:
+        ingress = [(r.get("IpProtocol"), r.get("FromPort"), r.get("ToPort"), r.get("CidrIp"))
+                   for r in alb_group.get("SecurityGroupIngress", [])]
+        if ingress != [("tcp", 80, 80, "0.0.0.0/0")]:
+            problems.append(f"ecs-lab-alb-sg : entrée attendue TCP 80 depuis 0.0.0.0/0, vu {ingress}")
+    ecs_group = _one(infrastructure, problems, "AWS::EC2::SecurityGroup", GroupName="ecs-lab-ecs-sg")
+    if ecs_group:
+        ingress = ecs_group.get("SecurityGroupIngress", [])
+        shape = [(r.get("IpProtocol"), r.get("FromPort"), r.get("ToPort"), "CidrIp" in r) for r in ingress]
+        if shape != [("tcp", 3000, 3000, False)]:
+            problems.append(f"ecs-lab-ecs-sg : entrée attendue TCP 3000 depuis le groupe de l'ALB seulement, vu {shape}")
+    target_group = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::TargetGroup", Name="ecs-lab-tg")
+    if target_group:
+        seen = {k: target_group.get(k) for k in ("Protocol", "Port", "TargetType", "HealthCheckPath")}
+        wanted = {"Protocol": "HTTP", "Port": 3000, "TargetType": "ip", "HealthCheckPath": "/health"}
+        if seen != wanted:
+            problems.append(f"ecs-lab-tg : attendu {wanted}, vu {seen}")
+    alb = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::LoadBalancer", Name="ecs-lab-alb")
+    if alb and alb.get("Scheme") != "internet-facing":
+        problems.append(f"ecs-lab-alb : schéma internet-facing attendu, vu {alb.get('Scheme')}")
+    listener = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::Listener")
+    if listener and (listener.get("Protocol"), listener.get("Port")) != ("HTTP", 80):
+        problems.append(f"listener : HTTP 80 attendu, vu {(listener.get('Protocol'), listener.get('Port'))}")
+    return problems
+
+
+def storage_problems(infrastructure: dict) -> list[str]:
+    """Repositories, log groups and the bucket, with the names the lab's code uses."""
+    problems: list[str] = []
+    for name in ("ecs-lab/web-app", "ecs-lab/image-classifier"):
+        _one(infrastructure, problems, "AWS::ECR::Repository", RepositoryName=name)
+    for name in ("/ecs/ecs-lab/web-app", "/ecs/ecs-lab/image-classifier"):
+        _one(infrastructure, problems, "AWS::Logs::LogGroup", LogGroupName=name)
+    bucket = _one(infrastructure, problems, "AWS::S3::Bucket")
+    if bucket and bucket.get("BucketName") != f"ecs-lab-images-{ACCOUNT}-{REGION}":
+        problems.append(f"bucket : nom ecs-lab-images-<compte>-<région> attendu, vu {bucket.get('BucketName')}")
+    return problems
+
+
+def iam_problems(iam: dict) -> list[str]:
+    """Role names, and the least privilege of the classifier's task role."""
+    problems: list[str] = []
+    for name in ("ecs-lab-task-execution-role", "ecs-lab-web-app-task-role"):
+        _one(iam, problems, "AWS::IAM::Role", RoleName=name)
+    classifier = _one(iam, problems, "AWS::IAM::Role", RoleName="ecs-lab-image-classifier-task-role")
+    if classifier:
+        problems += [f"ecs-lab-image-classifier-task-role : {p}"
+                     for p in classifier_policy_problems(role_statements(classifier))]
+    return problems

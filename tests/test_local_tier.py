@@ -1,0 +1,142 @@
+"""The local tier, graded end to end: the grader runs as a subprocess on real submissions.
+
+- the reference scores full marks on every locally verifiable checkpoint;
+- a faulty classifier (s3_io.upload_result writes nothing) loses exactly the S3 checkpoints;
+- a monitor_task without a deadline is stopped by the check's time limit and costs only that check;
+- without Docker the tier is "not graded" with the reason, and a failure in CI;
+- no container or network of the tier is left behind (`docker ps -a` before/after), also
+  when the run is interrupted (SIGTERM, handled as Ctrl-C).
+
+Needs a Docker engine with the base image (`sudo bash scripts/setup-docker.sh`); skipped
+without one, except in CI. Each graded run takes about a minute once the images are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from local_tier_support.docker_state import RUN_ID_VARIABLE, Snapshot, docker_client_or_skip, new_run_id
+from submissions.local_faults import LOCAL_CHECKPOINTS, by_name, materialise
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADE_TIME_LIMIT_S = 900
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    client = docker_client_or_skip()
+    yield client
+    client.close()
+
+
+def grade(submission: Path, report_dir: Path, env: dict[str, str] | None = None, docker_client=None) -> dict:
+    """Run the local tier on `submission`; return report.json. With `docker_client`, also check
+    that the run left no container or network (`docker ps -a` before and after)."""
+    run_id = new_run_id()
+    before = Snapshot.take(docker_client) if docker_client else None
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--tier=local", f"--submission={submission}",
+         f"--report-dir={report_dir}", "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=GRADE_TIME_LIMIT_S,
+        env={**os.environ, RUN_ID_VARIABLE: run_id, **(env or {})})
+    report = report_dir / "report.json"
+    assert completed.returncode == 0 and report.is_file(), \
+        f"grader exit {completed.returncode}\n{completed.stdout[-3000:]}\n{completed.stderr[-2000:]}"
+    if docker_client:
+        assert Snapshot.take(docker_client).left_by(run_id, before) == []
+    return json.loads(report.read_text())
+
+
+def local_checkpoints(report: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in report["checkpoints"] if c["id"] in LOCAL_CHECKPOINTS}
+
+
+def test_catalogue_lists_exactly_the_local_checkpoints():
+    from grader.catalogue import load_catalogue
+
+    graded_locally = {c.id for c in load_catalogue().checkpoints if "local" in c.tiers}
+    assert graded_locally == LOCAL_CHECKPOINTS
+
+
+def test_reference_scores_full_marks_and_leaves_nothing(docker_client, tmp_path):
+    report = grade(ROOT / "reference", tmp_path, docker_client=docker_client)
+    checkpoints = local_checkpoints(report)
+    assert set(checkpoints) == LOCAL_CHECKPOINTS
+    wrong = {cid: (c["status"], c["score"], c["feedback"]) for cid, c in checkpoints.items()
+             if c["status"] != "passed" or c["score"] != c["max_points"]}
+    assert wrong == {}
+
+
+def test_faulty_upload_loses_exactly_the_s3_checkpoints(docker_client, tmp_path):
+    faulty = by_name("local_upload_writes_nothing")
+    submission = materialise(faulty, tmp_path / faulty.name)
+    report = grade(submission, tmp_path / "report", docker_client=docker_client)
+    checkpoints = local_checkpoints(report)
+    for cid, checkpoint in checkpoints.items():
+        expected = faulty.loses.get(cid, 1.0) * checkpoint["max_points"]
+        assert checkpoint["score"] == pytest.approx(expected), (cid, checkpoint["status"], checkpoint["feedback"])
+    assert "upload_result n'a écrit aucun objet" in " ".join(checkpoints["bonus_s3_upload"]["feedback"])
+    assert "n'existe pas dans S3" in " ".join(checkpoints["bonus_result_in_s3"]["feedback"])
+
+
+def test_monitor_without_timeout_is_stopped_by_the_check_time_limit(docker_client, tmp_path):
+    faulty = by_name("local_monitor_without_timeout")
+    submission = materialise(faulty, tmp_path / faulty.name)
+    started = time.monotonic()
+    report = grade(submission, tmp_path / "report", docker_client=docker_client)
+    assert time.monotonic() - started < GRADE_TIME_LIMIT_S / 2
+    checkpoints = local_checkpoints(report)
+    for cid, checkpoint in checkpoints.items():
+        expected = faulty.loses.get(cid, 1.0) * checkpoint["max_points"]
+        assert checkpoint["score"] == pytest.approx(expected), (cid, checkpoint["status"], checkpoint["feedback"])
+    hanging = [c for c in checkpoints["task_monitoring"]["checks"] if c["name"] == "test_hanging_task_times_out"]
+    assert hanging and hanging[0]["outcome"] == "failed" and 25 <= hanging[0]["duration_s"] < 60
+
+
+def test_without_docker_the_tier_is_not_graded_with_the_reason(tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "CI": "false"}
+    report = grade(ROOT / "reference", tmp_path, env)
+    for cid, checkpoint in local_checkpoints(report).items():
+        assert checkpoint["status"] == "not_graded", cid
+    reasons = {c["reason"] for c in local_checkpoints(report).values()}
+    assert any("aucun moteur Docker" in r for r in reasons), reasons
+
+
+def test_without_docker_in_ci_the_tier_fails(tmp_path):
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock", "CI": "true"}
+    report = grade(ROOT / "reference", tmp_path, env)
+    checkpoints = local_checkpoints(report)
+    assert {c["status"] for c in checkpoints.values()} == {"failed"}
+    assert "CI" in " ".join(checkpoints["task_monitoring"]["feedback"])
+
+
+def test_interrupted_run_leaves_nothing(docker_client, tmp_path):
+    """SIGTERM in the middle of the tier (containers running): everything is removed."""
+    run_id = new_run_id()
+    before = Snapshot.take(docker_client)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--tier=local", f"--submission={ROOT / 'reference'}",
+         f"--report-dir={tmp_path}", "-p", "no:cacheprovider", "-q", "-k", "web_service or local_ecs_run"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, RUN_ID_VARIABLE: run_id})
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(line.startswith("container") for line in Snapshot.take(docker_client).left_by(run_id, before)):
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the run ended before any container of the tier was seen"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert Snapshot.take(docker_client).left_by(run_id, before) == []
