@@ -420,6 +420,8 @@ class FakeDocker:
 @pytest.fixture
 def fake_images(monkeypatch):
     """Stands in for ecslab.images (written elsewhere; needs a Docker engine)."""
+    for name in ("ECS_LAB_BASE_IMAGE", "ECS_LAB_BUILD_NETWORK"):  # set by scripts/run-tests.sh
+        monkeypatch.delenv(name, raising=False)
     built = []
     module = types.ModuleType("ecslab.images")
 

@@ -58,7 +58,8 @@ def test_main_succeeds_and_prints_the_result(ops_module, account, container, clo
     expect(error is None and code == 0,
            "run_image_classification_lab doit enchaîner les étapes et renvoyer 0 quand la tâche réussit.",
            "run_image_classification_lab must chain the steps and return 0 when the task succeeds.",
-           expected=0, seen=f"{type(error).__name__}: {error}" if error else {"code": code, "sortie": shown})
+           expected=0, seen=f"{type(error).__name__}: {error}" if error else Text(f"code {code}, sortie : {shown}",
+                                                                              f"code {code}, output: {shown}"))
     expect("tiger" in out.out, "Le résultat de la classification doit être affiché (meilleure prédiction).",
            "The classification result must be printed (top prediction).", expected="tiger, Panthera tigris",
            seen=shown)
@@ -74,4 +75,5 @@ def test_main_reports_a_failed_task_without_traceback(ops_module, account, conta
     expect(error is None and code == 1 and "Traceback" not in text,
            "Quand la tâche échoue, le script doit afficher un message clair et renvoyer 1, sans traceback.",
            "When the task fails, the script must print a clear message and return 1, without a traceback.",
-           expected=1, seen=f"{type(error).__name__}: {error}" if error else {"code": code, "sortie": text[-400:]})
+           expected=1, seen=f"{type(error).__name__}: {error}" if error else Text(f"code {code}, sortie : {text[-400:]}",
+                                                                              f"code {code}, output: {text[-400:]}"))

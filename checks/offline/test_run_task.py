@@ -22,18 +22,27 @@ def task_definition_arn(account, lab):
 
 @pytest.fixture
 def launched(ops, account, lab, task_definition_arn):
-    """(returned value, parameters sent to RunTask)."""
+    """(returned value, parameters sent to RunTask, the exception the call raised if any).
+
+    The parameters are judged even when the call failed (moto refuses an EC2 launch type
+    here, as a cluster without instances would on AWS), so the feedback names the cause.
+    """
     function = student.method(ops, "run_image_classification_task")
-    returned = student.call(RUN, function, lab.cluster, task_definition_arn, lab.subnet_ids,
-                            lab.security_group_id, URL)
+    returned, error = student.outcome(RUN, function, lab.cluster, task_definition_arn, lab.subnet_ids,
+                                      lab.security_group_id, URL)
     calls = account.recorder.of("RunTask")
+    if error is not None and not calls:
+        student.fail_with(RUN, error)
     if not calls:
         fail("Aucun appel à ecs.run_task n'a été fait.", "No call to ecs.run_task was made.")
-    return returned, calls[-1].params
+    return returned, calls[-1].params, error
 
 
 def test_returns_the_task_arn(launched, account, lab):
-    returned, _ = launched
+    returned, _, error = launched
+    expect(error is None, "run_task doit réussir et la méthode renvoyer l'ARN de la tâche.",
+           "run_task must succeed and the method return the task's ARN.", expected="arn:aws:ecs:...:task/...",
+           seen=f"{type(error).__name__}: {error}{getattr(error, 'grader_where', '')}")
     running = account.client("ecs").list_tasks(cluster=lab.cluster)["taskArns"]
     expect(len(account.recorder.of("RunTask")) == 1, "Une seule tâche doit être lancée (un seul run_task).",
            "Exactly one task must be launched (one run_task call).", expected=1,

@@ -87,10 +87,14 @@ def call(what: Text, function: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run student code that must succeed; its exception becomes the feedback."""
     value, error = outcome(what, function, *args, **kwargs)
     if error is not None:
-        detail = f"{type(error).__name__}: {error}{getattr(error, 'grader_where', '')}"
-        fail(f"{what.fr} a levé une exception : {detail}",
-             f"{what.en} raised an exception: {detail}")
+        fail_with(what, error)
     return value
+
+
+def fail_with(what: Text, error: BaseException) -> None:
+    """Fail the check with the exception the student's code raised."""
+    detail = f"{type(error).__name__}: {error}{getattr(error, 'grader_where', '')}"
+    fail(f"{what.fr} a levé une exception : {detail}", f"{what.en} raised an exception: {detail}")
 
 
 def raised(what: Text, function: Callable, *args: Any, **kwargs: Any) -> BaseException | None:
