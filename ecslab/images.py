@@ -27,6 +27,7 @@ CLASSIFIER_SOURCE = REPO / "containers" / "image-classifier"
 WEB_SOURCE = REPO / "containers" / "web-app"
 STUDENT_MODULE = "s3_io.py"
 LOG_TAIL_LINES = 30
+DOCKER_SETTINGS_FILE = REPO / ".cache" / "docker" / "base-image.env"  # written by scripts/setup-docker.sh
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "model")
 
@@ -71,6 +72,23 @@ def prepare_classifier_context(submission_dir: str | Path | None, dest: str | Pa
 
 
 FARGATE_PLATFORM = "linux/amd64"
+
+
+def docker_settings() -> dict[str, str]:
+    """Build settings from scripts/setup-docker.sh (base image, build network), the
+    environment winning over the file."""
+    import os
+
+    settings: dict[str, str] = {}
+    if DOCKER_SETTINGS_FILE.is_file():
+        for line in DOCKER_SETTINGS_FILE.read_text().splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep and key and not key.startswith("#"):
+                settings[key] = value
+    for key in ("ECS_LAB_BASE_IMAGE", "ECS_LAB_BUILD_NETWORK"):
+        if os.environ.get(key):
+            settings[key] = os.environ[key]
+    return settings
 
 
 def _build(docker_client: Any, context: Path, tag: str, what: str, buildargs: dict[str, str],

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from ecslab.images import docker_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = ROOT / "containers" / "web-app"
-ENV_FILE = ROOT / ".cache" / "docker" / "base-image.env"
 LOCAL_BASE = "ecs-lab/python-base:3.11-bookworm"
 PUBLIC_BASE = "python:3.11-slim"
 RUN_ID = uuid.uuid4().hex[:10]
@@ -42,18 +43,7 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def setup_settings() -> dict[str, str]:
-    """Settings written by scripts/setup-docker.sh, overridden by the environment."""
-    settings: dict[str, str] = {}
-    if ENV_FILE.is_file():
-        for line in ENV_FILE.read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key and not key.startswith("#"):
-                settings[key] = value
-    for key in ("ECS_LAB_BASE_IMAGE", "ECS_LAB_BUILD_NETWORK"):
-        if os.environ.get(key):
-            settings[key] = os.environ[key]
-    return settings
+setup_settings = docker_settings  # base image and build network of scripts/setup-docker.sh
 
 
 def report(request: pytest.FixtureRequest, line: str) -> None:

@@ -19,12 +19,12 @@ from typing import Any, Callable
 
 import pytest
 
+from ecslab.images import docker_settings
 from grader.feedback import CheckFailed, fail
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / ".cache" / "models" / "efficientnet-lite0"
 MODEL_SCRIPT = ROOT / "scripts" / "build_test_model.py"
-SETUP_ENV_FILE = ROOT / ".cache" / "docker" / "base-image.env"
 LOCAL_BASE = "ecs-lab/python-base:3.11-bookworm"
 SETUP_HINT = "lancez `sudo bash scripts/setup-docker.sh` (installe et démarre Docker, construit l'image de base)"
 TIER = "local"
@@ -55,18 +55,7 @@ def tier_unavailable(config: pytest.Config, reason: str) -> None:
     pytest.skip(reason)
 
 
-def setup_settings() -> dict[str, str]:
-    """Settings written by scripts/setup-docker.sh, overridden by the environment."""
-    settings: dict[str, str] = {}
-    if SETUP_ENV_FILE.is_file():
-        for line in SETUP_ENV_FILE.read_text().splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key and not key.startswith("#"):
-                settings[key] = value
-    for key in ("ECS_LAB_BASE_IMAGE", "ECS_LAB_BUILD_NETWORK"):
-        if os.environ.get(key):
-            settings[key] = os.environ[key]
-    return settings
+setup_settings = docker_settings  # base image and build network of scripts/setup-docker.sh
 
 
 def photo_path(name: str) -> Path:
