@@ -13,14 +13,20 @@ from pathlib import Path
 
 import boto3
 import pytest
+from ecslab_support.moto_env import *  # noqa: F401,F403 - fixtures
+from ecslab_support.moto_env import (
+    ACCOUNT,
+    REGION,
+    WEB_TASK_DEFINITION,
+    session_factory,
+)
 
+import ecslab
 from ecslab.aws import make_session
 from ecslab.cli import main
 from ecslab.errors import LabError
 from ecslab.stacks import deploy_lab_stacks
 from ecslab.submission import SubmissionError, load_module
-from ecslab_support.moto_env import *  # noqa: F401,F403 - fixtures
-from ecslab_support.moto_env import ACCOUNT, REGION, WEB_TASK_DEFINITION, session_factory
 
 CLUSTER = "ecs-lab-cluster"
 BUCKET = f"ecs-lab-images-{ACCOUNT}-{REGION}"
@@ -439,6 +445,9 @@ def fake_images(monkeypatch):
     module.build_web_image = build_web_image
     module.build_classifier_image = build_classifier_image
     monkeypatch.setitem(sys.modules, "ecslab.images", module)
+    # Once the real module has been imported (by another test in this process), `from ecslab
+    # import images` reads the package attribute, not sys.modules: replace both.
+    monkeypatch.setattr(ecslab, "images", module, raising=False)
     return built
 
 
