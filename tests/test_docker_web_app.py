@@ -181,36 +181,33 @@ def web_image(docker_client: Any, base_image: str, request: pytest.FixtureReques
 
 
 @pytest.fixture()
-def run_container(docker_client: Any, web_image: Any) -> Iterator[Any]:
-    """Start containers of the image (port 3000 published on 127.0.0.1); all removed at the end."""
-    import docker.errors
+def run_container(web_image: Any) -> Iterator[Any]:
+    """Start containers of the image with testcontainers (port 3000 published); all removed at the end."""
+    # Ryuk (testcontainers' reaper) needs an image from Docker Hub; this fixture stops its
+    # containers itself, so the reaper is only a safety net that can be left out.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    from testcontainers.core.container import DockerContainer
 
-    created: list[Any] = []
+    started: list[DockerContainer] = []
 
     def start(**overrides: Any) -> tuple[Any, str]:
         kwargs: dict[str, Any] = dict(
-            detach=True,
-            name=f"ecs-lab-test-web-{RUN_ID}-{len(created)}",
             labels=TEST_LABEL,
-            ports={"3000/tcp": ("127.0.0.1", None)},
             # Inherit the image's HEALTHCHECK command (test=[]), probe every second.
             healthcheck={"test": [], "interval": 1_000_000_000, "timeout": 4_000_000_000,
                          "retries": 3, "start_period": 30_000_000_000},
         )
         kwargs.update(overrides)
-        container = docker_client.containers.create(web_image.id, **kwargs)
-        created.append(container)
+        container = (DockerContainer(web_image.id).with_name(f"ecs-lab-test-web-{RUN_ID}-{len(started)}")
+                     .with_exposed_ports(3000).with_kwargs(**kwargs))
+        started.append(container)
         container.start()
-        container.reload()
-        binding = container.attrs["NetworkSettings"]["Ports"]["3000/tcp"][0]
-        return container, f"http://127.0.0.1:{binding['HostPort']}"
+        url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(3000)}"
+        return container.get_wrapped_container(), url
 
     yield start
-    for container in created:
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
+    for container in started:
+        container.stop()  # testcontainers removes the container (and its volumes)
 
 
 # --------------------------------------------------------------------------------------------
