@@ -173,21 +173,21 @@ class EcsHooks:
                 tasks = [t for t in tasks if getattr(t, "group", None) == f"service:{name}"]
             return tasks
 
-        def run_task_response(self_: Any) -> Any:
-            _request.launch_type = None if self_._get_param("launchType") else _strategy_launch_type(  # noqa: SLF001
-                self_._get_param("capacityProviderStrategy"))  # noqa: SLF001
-            try:
-                return original_run_response(self_)
-            finally:
-                _request.launch_type = None
+        def with_strategy_launch_type(original: Any) -> Any:
+            """A FARGATE capacity provider strategy stands for launchType FARGATE (moto ignores it)."""
 
-        def create_service_response(self_: Any) -> Any:
-            _request.launch_type = None if self_._get_param("launchType") else _strategy_launch_type(  # noqa: SLF001
-                self_._get_param("capacityProviderStrategy"))  # noqa: SLF001
-            try:
-                return original_service_response(self_)
-            finally:
-                _request.launch_type = None
+            def response(self_: Any) -> Any:
+                _request.launch_type = None if self_._get_param("launchType") else _strategy_launch_type(  # noqa: SLF001
+                    self_._get_param("capacityProviderStrategy"))  # noqa: SLF001
+                try:
+                    return original(self_)
+                finally:
+                    _request.launch_type = None
+
+            return response
+
+        run_task_response = with_strategy_launch_type(original_run_response)
+        create_service_response = with_strategy_launch_type(original_service_response)
 
         def describe_tasks_response(self_: Any) -> Any:
             result = original_describe_response(self_)

@@ -263,13 +263,6 @@ def new_account() -> MotoAccount:
     return account
 
 
-@contextmanager
-def moto_account() -> Iterator[MotoAccount]:
-    """A standalone moto account (for tools and tests outside the checks)."""
-    with moto_world():
-        yield new_account()
-
-
 def moto_task(task_arn: str):
     """The moto model of a task, to script its lifecycle (exit code, stopped reason)."""
     from moto.ecs.models import ecs_backends

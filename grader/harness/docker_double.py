@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound
+from docker.errors import ImageNotFound
 
 
 @dataclass
@@ -143,10 +143,6 @@ class _APIClient:
         return {"Id": self.client.images.get(image).id, "RepoTags": [image]}
 
 
-def unreachable_engine_error() -> APIError:
-    return APIError("Cannot connect to the Docker daemon")
-
-
 def ecr_put_image(ecr_client) -> Callable[[str, str], None]:
     """A push callback that records the pushed image in (moto's) ECR."""
 
@@ -163,7 +159,3 @@ def ecr_put_image(ecr_client) -> Callable[[str, str], None]:
 
     return put
 
-
-def iter_pushed(client: FakeDockerClient) -> Iterator[tuple[str, str]]:
-    for repository, tag, _auth in client.pushes:
-        yield repository, tag

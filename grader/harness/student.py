@@ -6,7 +6,6 @@ import os
 import traceback
 from typing import Any, Callable
 
-import pytest
 from _pytest.outcomes import OutcomeException
 
 from grader.feedback import CheckFailed, Text, fail
@@ -101,5 +100,3 @@ def raised(what: Text, function: Callable, *args: Any, **kwargs: Any) -> BaseExc
     """Run student code that must fail; return its exception (None if it returned)."""
     return outcome(what, function, *args, **kwargs)[1]
 
-
-__all__ = ["call", "raised", "method", "outcome", "pytest"]
