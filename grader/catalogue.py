@@ -23,11 +23,16 @@ class Checkpoint:
     points: float
     title: Text
     bonus: bool
-    checks: dict[str, tuple[str, ...]]  # tier -> check modules, relative to checks/
+    tiers: tuple[str, ...]  # the tiers that verify it, in TIERS order
+    uses: tuple[str, ...]  # the submission's files it grades (module names, or "resources")
+
+    def module(self, tier: str) -> str:
+        """Its checks on `tier`: checks/<tier>/test_<id>.py (relative to checks/)."""
+        return f"{tier}/test_{self.id}.py"
 
     @property
-    def tiers(self) -> tuple[str, ...]:
-        return tuple(t for t in TIERS if self.checks.get(t))
+    def checks(self) -> dict[str, str]:
+        return {tier: self.module(tier) for tier in self.tiers}
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,17 @@ class Catalogue:
 
     def by_module(self) -> dict[str, tuple[str, Checkpoint]]:
         """Check module (relative to checks/) -> (tier, checkpoint)."""
-        return {
-            module: (tier, checkpoint)
-            for checkpoint in self.checkpoints
-            for tier, modules in checkpoint.checks.items()
-            for module in modules
-        }
+        return {checkpoint.module(tier): (tier, checkpoint)
+                for checkpoint in self.checkpoints for tier in checkpoint.tiers}
+
+    def ids(self, tier: str | None = None, *, bonus: bool | None = None) -> list[str]:
+        """Checkpoint ids in handout order, of one tier and/or only (not) bonus ones."""
+        return [c.id for c in self.checkpoints
+                if (tier is None or tier in c.tiers) and (bonus is None or c.bonus == bonus)]
+
+    def using(self, *files: str) -> set[str]:
+        """Ids of the checkpoints that grade any of these files of the submission."""
+        return {c.id for c in self.checkpoints if set(c.uses) & set(files)}
 
     def get(self, checkpoint_id: str) -> Checkpoint:
         return next(c for c in self.checkpoints if c.id == checkpoint_id)
@@ -66,8 +76,11 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
     parts = {key: Text(**value) for key, value in data["parts"].items()}
     checkpoints = []
     seen_ids: set[str] = set()
-    seen_modules: set[str] = set()
     for raw in data["checkpoints"]:
+        tiers = tuple(raw.get("tiers") or ())
+        unknown = [t for t in tiers if t not in TIERS]
+        if unknown:
+            raise CatalogueError(f"{raw.get('id')}: unknown tier(s) {unknown}")
         checkpoint = Checkpoint(
             id=raw["id"],
             part=raw["part"],
@@ -75,23 +88,15 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
             points=float(raw["points"]),
             title=Text(**raw["title"]),
             bonus=bool(raw.get("bonus", False)),
-            checks={tier: tuple(mods) for tier, mods in raw["checks"].items()},
+            tiers=tuple(t for t in TIERS if t in tiers),
+            uses=tuple(raw.get("uses") or ()),
         )
         if checkpoint.id in seen_ids or not checkpoint.id.isidentifier():
             raise CatalogueError(f"checkpoint id {checkpoint.id!r} is duplicated or not an identifier")
         if checkpoint.part not in parts:
             raise CatalogueError(f"{checkpoint.id}: unknown part {checkpoint.part!r}")
-        for tier, modules in checkpoint.checks.items():
-            if tier not in TIERS:
-                raise CatalogueError(f"{checkpoint.id}: unknown tier {tier!r}")
-            for module in modules:
-                if not module.startswith(f"{tier}/"):
-                    raise CatalogueError(f"{checkpoint.id}: {module} is not under checks/{tier}/")
-                if module in seen_modules:
-                    raise CatalogueError(f"{module} proves two checkpoints; one module, one checkpoint")
-                seen_modules.add(module)
         if not checkpoint.tiers:
-            raise CatalogueError(f"{checkpoint.id}: no check proves it")
+            raise CatalogueError(f"{checkpoint.id}: no tier verifies it")
         seen_ids.add(checkpoint.id)
         checkpoints.append(checkpoint)
     # Consistency with the files under checks/ and the 100-point total are asserted by

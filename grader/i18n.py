@@ -66,8 +66,8 @@ def unexpected_error(detail: str, lang: str) -> str:
 
 def harness_error(detail: str, lang: str) -> str:
     return Text(
-        f"La vérification n'a pas pu être préparée : {detail}",
-        f"The check could not be set up: {detail}",
+        f"Problème du correcteur, pas de votre travail (vérification non notée) : {detail}",
+        f"A problem of the grader, not of your work (check not graded): {detail}",
     )(lang)
 
 
@@ -79,4 +79,27 @@ def option_needs_equals(option: str, lang: str) -> str:
     return Text(
         f"Écrivez {option}=CHEMIN (avec « = ») : sinon pytest prend ce chemin pour la racine du projet.",
         f"Write {option}=PATH (with \"=\"): otherwise pytest takes that path for the project's root.",
+    )(lang)
+
+
+def grader_timeout(seconds, lang: str) -> str:
+    return Text(
+        f"Le correcteur lui-même n'a pas terminé cette vérification en {seconds} s : elle n'est pas notée.",
+        f"The grader itself did not finish this check in {seconds} s: it is not graded.",
+    )(lang)
+
+
+def report_dir_in_submission(path: Path, lang: str) -> str:
+    return Text(
+        f"Le dossier des rapports ({path}) est dans le dossier noté : choisissez un --report-dir hors du rendu "
+        "(le code noté ne doit pas pouvoir écrire ses propres rapports).",
+        f"The report folder ({path}) is inside the graded folder: choose a --report-dir outside the submission "
+        "(the graded code must not be able to write its own reports).",
+    )(lang)
+
+
+def flag(what: str, lang: str) -> str:
+    return Text(
+        f"Le code rendu tente d'atteindre le correcteur ou la solution : {what}",
+        f"The submitted code tries to reach the grader or the solution: {what}",
     )(lang)

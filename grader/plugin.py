@@ -1,29 +1,35 @@
 """pytest plugin: tiers, submission, language, checkpoint markers, grades and reports.
 
-Loaded by the root conftest.py. Grading is active only when checks under checks/ are
-collected, so the project's own tests (tests/) run as plain pytest.
+Registered as an entry point (and by the root conftest.py). Grading is active only when
+checks under checks/ are collected, so the project's own tests (tests/) run as plain pytest.
+
+Hooks only wire things up: options, markers and tier selection at collection; one
+:class:`~grader.results.CheckResult` per check, made where the check ran and carried by its
+report (so that ``pytest -n`` gives the same grade: pytest-xdist sends reports to the
+controller); the reports written once, by this process, at the end. The student's code never
+runs here (grader.worker): whatever a check raises other than its verdict (``CheckFailed``)
+is the grader's problem and leaves that check "not graded", never failed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
 
 from grader import i18n
 from grader.catalogue import CHECKS_DIR, TIERS, CatalogueError, load_catalogue
-from grader.feedback import LANGUAGES, CheckFailed
-from grader.results import CheckResult, build_report
-from grader.watchdog import CheckTimeout, cpu_watchdog
+from grader.feedback import LANGUAGES, CheckFailed, Text
 
 DEFAULT_SUBMISSION = "student_template"
-CHECK_TIMEOUT_S = {"offline": 60, "local": 600, "aws": 120}  # wall clock, pytest-timeout
-CHECK_CPU_LIMIT_S = 10  # CPU time, grader.watchdog (the checks themselves need about 1 s)
+CHECK_TIMEOUT_S = {"offline": 120, "local": 900, "aws": 300}  # the scorer's own safety net (pytest-timeout)
 STAGES = ("part1", "after-step8", "part2", "final")
+PROPERTY = "ecs_lab_grading"  # the report's user property that carries a check's result
 
 
 @dataclass
@@ -34,14 +40,24 @@ class GradingState:
     report_dir: Path
     started: float = field(default_factory=time.monotonic)
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    module_of: dict[str, str] = field(default_factory=dict)  # nodeid -> check module
-    tier_of: dict[str, str] = field(default_factory=dict)
-    results: dict[str, CheckResult] = field(default_factory=dict)
-    deselected: dict[str, str] = field(default_factory=dict)  # nodeid -> reason
-    tier_reasons: dict[str, str] = field(default_factory=dict)  # tier -> why it could not run
-    notes: list[str] = field(default_factory=list)  # problems of the grader itself, for the report
+    results: dict[str, dict] = field(default_factory=dict)  # nodeid -> CheckResult fields
+    module_of: dict[str, str] = field(default_factory=dict)  # nodeid -> check module (checks/...)
+    tier_reasons: dict[str, str] = field(default_factory=dict)  # tier -> why it could not run here
+    notes: list[str] = field(default_factory=list)  # the grader's own problems and evidence, for the report
+    flags: list[str] = field(default_factory=list)  # what the submission tried against the grader
+    protections: list[str] = field(default_factory=list)  # how the student's code was isolated
+    selection: bool = False  # -m / -k narrowed the checks
     active: bool = False
     report = None
+    report_paths: dict = field(default_factory=dict)
+    _submission = None
+
+    def open_submission(self):
+        if self._submission is None:
+            from grader.submission import Submission
+
+            self._submission = Submission.open(self.submission)
+        return self._submission
 
 
 grading_key = pytest.StashKey[GradingState]()
@@ -80,19 +96,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
     lang = config.getoption("lang")
     _check_rootdir(config, lang)
+    invoked = Path(config.invocation_params.dir)
     submission = Path(config.getoption("submission"))
-    if not submission.is_absolute():
-        submission = Path(config.invocation_params.dir) / submission
+    submission = (submission if submission.is_absolute() else invoked / submission).resolve()
     tier = config.getoption("tier")
     report_dir = Path(config.getoption("report_dir"))
-    if not report_dir.is_absolute():
-        report_dir = Path(config.invocation_params.dir) / report_dir
-    config.stash[grading_key] = GradingState(
-        submission=submission.resolve(),
-        tiers=list(TIERS) if tier == "all" else [tier],
-        lang=lang,
-        report_dir=report_dir,
-    )
+    report_dir = (report_dir if report_dir.is_absolute() else invoked / report_dir).resolve()
+    state = GradingState(submission=submission, tiers=list(TIERS) if tier == "all" else [tier], lang=lang,
+                         report_dir=report_dir)
+    state.selection = bool(config.option.markexpr or config.option.keyword)
+    config.stash[grading_key] = state
+    config.pluginmanager.register(ResultCollector(state), "ecs-lab-results")
+    # Everything the reports need is read now, before any student's code runs anywhere.
+    from grader import reports
+
+    reports.preload()
 
 
 def _check_rootdir(config: pytest.Config, lang: str) -> None:
@@ -107,6 +125,12 @@ def _check_rootdir(config: pytest.Config, lang: str) -> None:
         raise pytest.UsageError(i18n.option_needs_equals(separate[0], lang))
 
 
+def _check_report_dir(state: GradingState) -> None:
+    """The reports go where the submission cannot write: never inside the submitted folder."""
+    if state.report_dir == state.submission or state.submission in state.report_dir.parents:
+        raise pytest.UsageError(i18n.report_dir_in_submission(state.report_dir, state.lang))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[grading_key]
@@ -119,25 +143,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)  # not a check: a project test
             continue
         if module not in by_module:
-            raise pytest.UsageError(f"checks/{module} is not listed in grader/catalogue.yaml")
+            raise pytest.UsageError(f"checks/{module} is not a check of any checkpoint (grader/catalogue.yaml)")
         tier, checkpoint = by_module[module]
         state.active = True
-        state.module_of[item.nodeid] = module
-        state.tier_of[item.nodeid] = tier
         item.add_marker(getattr(pytest.mark, checkpoint.id))
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(CHECK_TIMEOUT_S[tier]))
-        if tier in state.tiers:
-            keep.append(item)
-        else:
-            drop.append(item)
-            state.deselected[item.nodeid] = i18n.tier_not_selected(tier, state.lang)
+        (keep if tier in state.tiers else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     if state.active:
         if not state.submission.is_dir():
             raise pytest.UsageError(i18n.missing_submission(state.submission, state.lang))
+        _check_report_dir(state)
         if config.option.tbstyle == "auto":
             config.option.tbstyle = "no"  # the feedback is in the summary and the reports
             reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -145,56 +164,51 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 reporter.reportchars = ""
 
 
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    if not items:
-        return
-    state = items[0].config.stash[grading_key]
-    for item in items:
-        if item.nodeid in state.module_of:
-            state.deselected.setdefault(item.nodeid, i18n.not_selected(state.lang))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    if item.nodeid not in item.config.stash[grading_key].module_of:
-        return (yield)
-    with cpu_watchdog(CHECK_CPU_LIMIT_S):
-        return (yield)
+def _check_module(item: pytest.Item) -> str | None:
+    try:
+        return Path(item.path).resolve().relative_to(CHECKS_DIR).as_posix()
+    except ValueError:
+        return None
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    state = item.config.stash[grading_key]
-    if item.nodeid not in state.module_of:
+    module = _check_module(item)
+    if module is None:
         return report
-    result = state.results.get(item.nodeid)
-    if result is None:
-        marker = item.get_closest_marker("weight")
-        result = state.results[item.nodeid] = CheckResult(
-            nodeid=item.nodeid,
-            name=item.name,
-            tier=state.tier_of[item.nodeid],
-            outcome="passed",
-            weight=float(marker.args[0]) if marker else 1.0,
-        )
-    result.duration_s = round(result.duration_s + report.duration, 3)
-    harness_failure = report.failed and call.excinfo is not None and (
-        report.when == "teardown" or getattr(call.excinfo.value, "grader_harness_error", False))
-    if harness_failure:
-        # The grader's own problem (its clean-up failed, a refused mutating call...): reported
-        # as such, never counted against the student.
-        state.notes.append(i18n.harness_error(f"{item.nodeid}: {call.excinfo.value}", state.lang))
-        if report.when != "teardown":
-            result.outcome = "skipped"
-            result.message = i18n.harness_error(str(call.excinfo.value), state.lang)
-    elif report.skipped and result.outcome == "passed":
-        result.outcome = "skipped"
-        result.message = _skip_reason(report)
-    elif report.failed and result.outcome != "failed":
-        result.outcome = "failed"
-        result.message = _failure_message(call, item, state.lang)
+    state = item.config.stash[grading_key]
+    result = item.stash.setdefault(_result_key, {
+        "nodeid": item.nodeid, "name": item.name, "tier": module.split("/", 1)[0], "outcome": "passed",
+        "weight": _weight(item), "message": "", "duration_s": 0.0})
+    result["duration_s"] = round(result["duration_s"] + report.duration, 3)
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(error, CheckFailed) and report.when in ("setup", "call"):
+        if result["outcome"] != "failed":
+            result["outcome"], result["message"] = "failed", error.render(state.lang)
+    elif report.failed:
+        # Not a verdict on the student's work: the grader itself failed (its set-up, an emulator
+        # gap, its own time limit...). The check is not graded, with the reason.
+        reason = _grader_failure(error, call, item, state.lang)
+        result["outcome"], result["message"] = "skipped", reason
+        note = i18n.harness_error(f"{item.nodeid}: {reason}", state.lang)
+        if note not in state.notes:
+            state.notes.append(note)
+    elif report.skipped and result["outcome"] == "passed":
+        result["outcome"], result["message"] = "skipped", _skip_reason(report)
+    if report.when == "teardown" or (report.when == "setup" and not report.passed):
+        report.user_properties.append((PROPERTY, json.dumps({
+            "result": result, "module": module, "tier_reasons": state.tier_reasons, "notes": state.notes,
+            "flags": state.flags, "protections": state.protections})))
     return report
+
+
+_result_key = pytest.StashKey[dict]()
+
+
+def _weight(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("weight")
+    return float(marker.args[0]) if marker else 1.0
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -203,22 +217,37 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return reason.removeprefix("Skipped: ")
 
 
-def _failure_message(call: pytest.CallInfo, item: pytest.Item, lang: str) -> str:
-    excinfo = call.excinfo
-    if excinfo is None:
-        return i18n.unexpected_error("?", lang)
-    error = excinfo.value
-    if isinstance(error, CheckFailed):
-        return error.render(lang)
-    if isinstance(error, CheckTimeout):
-        return i18n.check_cpu_timeout(error.limit_s, lang)
+def _grader_failure(error: BaseException | None, call: pytest.CallInfo, item: pytest.Item, lang: str) -> str:
+    if error is None:
+        return i18n.harness_error("?", lang)
     text = str(error)
     if "Timeout" in text and "pytest-timeout" in text:
         marker = item.get_closest_marker("timeout")
-        return i18n.check_timeout(marker.args[0] if marker else None, lang)
-    if call.when != "call" and isinstance(error, pytest.fail.Exception) is False:
-        return i18n.harness_error(f"{type(error).__name__}: {text}", lang)
-    return i18n.unexpected_error(f"{type(error).__name__}: {text}", lang)
+        return i18n.grader_timeout(marker.args[0] if marker else None, lang)
+    detail = text if isinstance(error, CheckFailed) else f"{type(error).__name__}: {text}"
+    return i18n.harness_error(detail[:600], lang)
+
+
+class ResultCollector:
+    """Every check's result arrives here, from this process or from a pytest-xdist worker."""
+
+    def __init__(self, state: GradingState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        for name, value in report.user_properties:
+            if name != PROPERTY:
+                continue
+            data = json.loads(value)
+            state.active = True
+            state.results[data["result"]["nodeid"]] = data["result"]
+            state.module_of[data["result"]["nodeid"]] = data["module"]
+            for tier, reason in data["tier_reasons"].items():
+                state.tier_reasons.setdefault(tier, reason)
+            for key in ("notes", "flags", "protections"):
+                target = getattr(state, key)
+                target += [v for v in data[key] if v not in target]
 
 
 def record_tier_unavailable(config: pytest.Config, tier: str, reason: str) -> None:
@@ -233,21 +262,33 @@ def record_note(config: pytest.Config, text: str) -> None:
         notes.append(text)
 
 
+def record_flags(config: pytest.Config, flags: list[str]) -> None:
+    """What the submission tried against the grader (reading it, importing the solution...)."""
+    state = config.stash[grading_key]
+    state.flags += [f for f in flags if f not in state.flags]
+
+
+def record_protections(config: pytest.Config, mode: str, protections: list[Text]) -> None:
+    state = config.stash[grading_key]
+    if not state.protections:
+        state.protections = [p(state.lang) for p in protections]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[grading_key]
     if (not state.active or session.config.option.collectonly
             or exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR)):
         return
-    from grader.reports import write_reports  # jinja2 is only needed once grading ran
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller writes the reports
+    from grader.reports import write_reports
+    from grader.results import CheckResult, build_report
 
-    results = list(state.results.values())
-    for nodeid, reason in state.deselected.items():
-        if nodeid not in state.results:
-            results.append(CheckResult(nodeid=nodeid, name=nodeid.rsplit("::", 1)[-1],
-                                       tier=state.tier_of[nodeid], outcome="skipped", message=reason))
+    submission = state.open_submission()
+    flags = list(dict.fromkeys(submission.flags + state.flags))
     state.report = build_report(
         load_catalogue(),
-        results,
+        [CheckResult(**r) for r in state.results.values()],
         state.module_of,
         submission=_display_path(state.submission, session.config),
         tiers=state.tiers,
@@ -256,6 +297,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         duration_s=time.monotonic() - state.started,
         tier_reasons=state.tier_reasons,
         notes=state.notes,
+        flags=[i18n.flag(f, state.lang) for f in flags],
+        protections=state.protections,
+        selection=state.selection,
     )
     state.report_paths = write_reports(state.report, state.report_dir)
     # Failed checks are the student's grade, not a failure of the run: exit 0 once the
@@ -273,6 +317,16 @@ def _display_path(path: Path, config: pytest.Config) -> str:
         return str(path)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(grading_key, None) is not None and config.stash[grading_key].active:
+        # moto leaves millions of objects: the interpreter's final garbage collection would look at
+        # every one of them (a second) before exiting. They are freed all the same.
+        import gc
+
+        gc.freeze()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[grading_key]
     if state.report is None:
@@ -280,3 +334,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from grader.reports import render_terminal_summary
 
     terminalreporter.write(render_terminal_summary(state.report, state.report_paths))
+
+
+__all__ = ["GradingState", "asdict", "grading_key", "record_flags", "record_note", "record_protections",
+           "record_tier_unavailable"]

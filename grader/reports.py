@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
 from grader import i18n
 from grader.results import NOT_GRADED, GradeReport
@@ -17,8 +17,11 @@ REPORT_FILES = {
     "gradescope": "results.json",
 }
 
+TEMPLATES = Path(__file__).with_name("templates")
+# The templates are read once, when grading starts (preload), before any student's code runs.
+_templates: dict[str, str] = {}
 _env = Environment(
-    loader=PackageLoader("grader", "templates"),
+    loader=DictLoader(_templates),
     autoescape=select_autoescape(["html", "j2"], default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -27,6 +30,13 @@ _env = Environment(
 )
 _env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon)
 _env.filters["points"] = lambda value: f"{value:g}"
+
+
+def preload() -> None:
+    """Read every template now: nothing the grader renders is read from disk later."""
+    if not _templates:
+        for path in TEMPLATES.glob("*.j2"):
+            _templates[path.name] = path.read_text(encoding="utf-8")
 
 
 def _markdown_env() -> Environment:
@@ -85,6 +95,8 @@ def _summary_line(report: GradeReport) -> str:
 
 
 def write_reports(report: GradeReport, report_dir: Path) -> dict[str, Path]:
+    """Write the four reports, each atomically (a temporary file renamed over the old one)."""
+    preload()
     report_dir.mkdir(parents=True, exist_ok=True)
     contents = {
         "html": render_html(report),

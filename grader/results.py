@@ -46,7 +46,9 @@ class GradeReport:
     started_at: str
     duration_s: float
     checkpoints: list[CheckpointResult]
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the grader's own problems and evidence
+    flags: list[str] = field(default_factory=list)  # what the submission tried against the grader
+    protections: list[str] = field(default_factory=list)  # how the student's code was isolated
 
     @property
     def required(self) -> list[CheckpointResult]:
@@ -98,6 +100,7 @@ def grade_checkpoint(
     lang: str,
     tiers_run: list[str],
     tier_reasons: dict[str, str],
+    selection: bool = False,
 ) -> CheckpointResult:
     """Points in proportion to the weight of the passed checks among those that ran."""
     result = CheckpointResult(
@@ -114,7 +117,7 @@ def grade_checkpoint(
     )
     ran = [c for c in checks if c.outcome != "skipped"]
     if not ran:
-        result.reason = _not_graded_reason(checkpoint, checks, lang, tiers_run, tier_reasons)
+        result.reason = _not_graded_reason(checkpoint, checks, lang, tiers_run, tier_reasons, selection)
         return result
     total = sum(c.weight for c in ran)
     passed = sum(c.weight for c in ran if c.outcome == "passed")
@@ -132,14 +135,19 @@ def _not_graded_reason(
     lang: str,
     tiers_run: list[str],
     tier_reasons: dict[str, str],
+    selection: bool = False,
 ) -> str:
     for tier in checkpoint.tiers:  # a tier that ran but could not work here (no Docker...)
         if tier in tiers_run and tier in tier_reasons:
             return tier_reasons[tier]
     ran_tiers = [c.tier for c in checks if c.tier in tiers_run]
     reasons = sorted({c.message for c in checks if c.message and c.tier in tiers_run})
-    if ran_tiers and reasons:  # skipped for their own reasons (-k/-m, --stage...)
+    if ran_tiers and reasons:  # skipped for their own reasons (--stage...)
         return " / ".join(reasons)
+    if selection and set(checkpoint.tiers) & set(tiers_run):
+        from grader import i18n
+
+        return i18n.not_selected(lang)
     tiers = ", ".join(checkpoint.tiers)
     options = (" or " if lang == "en" else " ou ").join(f"--tier {t}" for t in checkpoint.tiers)
     if lang == "en":
@@ -159,6 +167,9 @@ def build_report(
     duration_s: float,
     tier_reasons: dict[str, str] | None = None,
     notes: list[str] | None = None,
+    flags: list[str] | None = None,
+    protections: list[str] | None = None,
+    selection: bool = False,
 ) -> GradeReport:
     """Group check results by checkpoint (through their module) and grade each."""
     by_checkpoint: dict[str, list[CheckResult]] = {c.id: [] for c in catalogue.checkpoints}
@@ -175,6 +186,7 @@ def build_report(
             lang=lang,
             tiers_run=tiers,
             tier_reasons=tier_reasons or {},
+            selection=selection,
         )
         for checkpoint in catalogue.checkpoints
     ]
@@ -186,4 +198,6 @@ def build_report(
         duration_s=round(duration_s, 2),
         checkpoints=checkpoints,
         notes=notes or [],
+        flags=flags or [],
+        protections=protections or [],
     )

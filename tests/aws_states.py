@@ -63,7 +63,7 @@ from ecslab.console import Console
 from ecslab.stacks import deploy_lab_stacks
 from ecslab.submission import load_module
 from ecslab.taskdef import fill_web_task_definition, load_task_definition
-from grader.aws_readonly import is_read_operation
+from grader.tiers.aws.readonly import is_read_operation
 from grader.harness import awslogs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

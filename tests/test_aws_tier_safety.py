@@ -12,8 +12,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError, SSOTokenLoadError
 
-from grader.aws_readonly import ReadOnlyRecorder, ReadOnlyViolation, is_read_operation
-from grader.aws_tier import (
+from grader.tiers.aws.readonly import ReadOnlyRecorder, ReadOnlyViolation, is_read_operation
+from grader.tiers.aws.world import (
     ACCOUNT_MASK,
     REASON_CI,
     AwsTier,
@@ -215,7 +215,7 @@ def test_the_alb_stand_in_is_used_only_with_a_stand_in_endpoint(monkeypatch: pyt
         def close(self):
             pass
 
-    monkeypatch.setattr("grader.aws_tier.http.client.HTTPConnection", Connection)
+    monkeypatch.setattr("grader.tiers.aws.world.http.client.HTTPConnection", Connection)
     for endpoint in (None, "http://127.0.0.1:5000"):
         tier.endpoint_url = endpoint
         with pytest.raises(OSError):
@@ -224,7 +224,7 @@ def test_the_alb_stand_in_is_used_only_with_a_stand_in_endpoint(monkeypatch: pyt
 
 
 def test_a_refused_read_is_a_reason_not_a_failure() -> None:
-    from grader.aws_tier import access_denied
+    from grader.tiers.aws.world import access_denied
 
     error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "LookupEvents")
     reason = access_denied(error, "aws-labs")

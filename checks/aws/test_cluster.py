@@ -6,7 +6,7 @@ clean-up: verified at stages part1, after-step8 and part2.
 
 import pytest
 
-from grader import aws_lab
+from grader.tiers.aws import lab as aws_lab
 from grader.feedback import expect
 
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
@@ -16,8 +16,8 @@ CREATE_HINT = ("aws ecs create-cluster --cluster-name ecs-lab-cluster --capacity
 
 
 @pytest.fixture(scope="module")
-def cluster(aws):
-    found = aws_lab.cluster(aws)
+def cluster(world):
+    found = aws_lab.cluster(world)
     expect(found is not None and found.get("status") == "ACTIVE",
            f"Le cluster {aws_lab.CLUSTER} n'existe pas ou n'est pas actif : créez-le ({CREATE_HINT}).",
            f"Cluster {aws_lab.CLUSTER} does not exist or is not active: create it ({CREATE_HINT}).",

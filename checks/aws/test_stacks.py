@@ -10,16 +10,16 @@ import re
 
 import pytest
 
-from grader import aws_lab
+from grader.tiers.aws import lab as aws_lab
 from grader.feedback import expect
 
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 
 
-def _complete_stack(aws, name):
-    found = aws_lab.stack(aws, name)
-    expect(found is not None, f"La pile {name} n'existe pas dans {aws.region} : déployez-la (ecs-lab deploy).",
-           f"Stack {name} does not exist in {aws.region}: deploy it (ecs-lab deploy).", expected=name, seen=aws_lab.NOTHING)
+def _complete_stack(world, name):
+    found = aws_lab.stack(world, name)
+    expect(found is not None, f"La pile {name} n'existe pas dans {world.region} : déployez-la (ecs-lab deploy).",
+           f"Stack {name} does not exist in {world.region}: deploy it (ecs-lab deploy).", expected=name, seen=aws_lab.NOTHING)
     status = found["StackStatus"]
     expect(status in aws_lab.STACK_COMPLETE,
            f"La pile {name} n'est pas dans un état terminé : {status} "
@@ -28,7 +28,7 @@ def _complete_stack(aws, name):
            f"({found.get('StackStatusReason') or 'see its events in the CloudFormation console'}).",
            expected="CREATE_COMPLETE", seen=status)
     outputs = aws_lab.outputs_of(found)
-    aws.note("stacks", stack=name, status=status, created=found.get("CreationTime"),
+    world.note("stacks", stack=name, status=status, created=found.get("CreationTime"),
              updated=found.get("LastUpdatedTime"))
     return outputs
 
@@ -59,16 +59,16 @@ def _describe(check):
     return getattr(check, "description", "?")
 
 
-def test_infrastructure_stack_complete_with_its_outputs(aws, names):
-    outputs = _complete_stack(aws, aws_lab.INFRASTRUCTURE_STACK)
-    region = re.escape(aws.region)
+def test_infrastructure_stack_complete_with_its_outputs(world, names):
+    outputs = _complete_stack(world, aws_lab.INFRASTRUCTURE_STACK)
+    region = re.escape(world.region)
     _expect_outputs(aws_lab.INFRASTRUCTURE_STACK, outputs, {
         "VPCId": _matches(r"vpc-[0-9a-f]+", "vpc-..."),
         "SubnetIds": _matches(r"subnet-[0-9a-f]+(,subnet-[0-9a-f]+)+", "subnet-...,subnet-... (au moins 2)"),
         "ECSSecurityGroup": _matches(r"sg-[0-9a-f]+", "sg-..."),
         "LoadBalancerSecurityGroup": _matches(r"sg-[0-9a-f]+", "sg-..."),
         "LoadBalancerDNS": _matches(rf"{aws_lab.LOAD_BALANCER}-[\w.-]+\.{region}\.elb\.amazonaws\.com",
-                                    f"{aws_lab.LOAD_BALANCER}-....{aws.region}.elb.amazonaws.com"),
+                                    f"{aws_lab.LOAD_BALANCER}-....{world.region}.elb.amazonaws.com"),
         "TargetGroup": _matches(rf"arn:aws[\w-]*:elasticloadbalancing:{region}:{names.account}:targetgroup/"
                                 rf"{aws_lab.TARGET_GROUP}/\w+",
                                 f"arn:aws:elasticloadbalancing:...:targetgroup/{aws_lab.TARGET_GROUP}/..."),
@@ -80,8 +80,8 @@ def test_infrastructure_stack_complete_with_its_outputs(aws, names):
     })
 
 
-def test_iam_stack_complete_with_its_outputs(aws, names):
-    outputs = _complete_stack(aws, aws_lab.IAM_STACK)
+def test_iam_stack_complete_with_its_outputs(world, names):
+    outputs = _complete_stack(world, aws_lab.IAM_STACK)
     _expect_outputs(aws_lab.IAM_STACK, outputs, {
         "ECSTaskExecutionRoleArn": _equals(names.role_arn(aws_lab.EXECUTION_ROLE)),
         "WebAppTaskRoleArn": _equals(names.role_arn(aws_lab.WEB_TASK_ROLE)),

@@ -20,10 +20,10 @@ import json
 
 import pytest
 
-from grader import aws_lab
+from grader.tiers.aws import lab as aws_lab
 from grader.feedback import expect, fail
 
-STEP6_HINT = "étape 6 : aws ecs create-service ... --desired-count 2 --launch-type FARGATE"
+STEP6_HINT = "étape 6 : world ecs create-service ... --desired-count 2 --launch-type FARGATE"
 HTTP_ATTEMPTS = 10
 HTTP_TIMEOUT_S = 3.0
 
@@ -66,48 +66,48 @@ def _judge_service_settings(settings: dict, target_group_arn: str | None) -> Non
 # ---- part 1: the live service --------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def service(aws):
-    found = aws_lab.service(aws)
+def service(world):
+    found = aws_lab.service(world)
     expect(found is not None and found.get("status") == "ACTIVE",
            f"Le service {aws_lab.SERVICE} n'existe pas (ou plus) dans {aws_lab.CLUSTER} : "
            f"créez-le ({STEP6_HINT}). Vérifiez la Partie 1 avant le nettoyage de l'étape 8.",
            f"Service {aws_lab.SERVICE} does not exist (any more) in {aws_lab.CLUSTER}: create it "
-           "(step 6: aws ecs create-service ... --desired-count 2 --launch-type FARGATE). Check Part 1 "
+           "(step 6: world ecs create-service ... --desired-count 2 --launch-type FARGATE). Check Part 1 "
            "before the step 8 clean-up.", expected="ACTIVE", seen=(found or {}).get("status"))
     return found
 
 
 @pytest.fixture(scope="module")
-def running_tasks(aws, service):
-    return [t for t in aws_lab.tasks(aws, desired_status="RUNNING", service_name=aws_lab.SERVICE)
+def running_tasks(world, service):
+    return [t for t in aws_lab.tasks(world, desired_status="RUNNING", service_name=aws_lab.SERVICE)
             if t.get("lastStatus") == "RUNNING"]
 
 
 @pytest.mark.stage("part1")
-def test_service_configuration(aws, service):
-    group = aws_lab.target_group(aws)
+def test_service_configuration(world, service):
+    group = aws_lab.target_group(world)
     _judge_service_settings(service, group["TargetGroupArn"] if group else None)
     expect(service.get("desiredCount") == 2, "Le service doit demander 2 tâches (--desired-count 2).",
            "The service must ask for 2 tasks (--desired-count 2).", expected=2, seen=service.get("desiredCount"))
 
 
 @pytest.mark.stage("part1")
-def test_two_tasks_running(aws, service, running_tasks):
-    aws.note("web_service", running_tasks=[t["taskArn"] for t in running_tasks],
+def test_two_tasks_running(world, service, running_tasks):
+    world.note("web_service", running_tasks=[t["taskArn"] for t in running_tasks],
              running_count=service.get("runningCount"))
     expect(len(running_tasks) >= 2 and (service.get("runningCount") or 0) >= 2,
-           f"{aws_lab.SERVICE} doit avoir 2 tâches RUNNING (aws ecs wait services-stable ; sinon lisez "
+           f"{aws_lab.SERVICE} doit avoir 2 tâches RUNNING (world ecs wait services-stable ; sinon lisez "
            "stoppedReason des tâches arrêtées).",
-           f"{aws_lab.SERVICE} must have 2 RUNNING tasks (aws ecs wait services-stable; otherwise read the "
+           f"{aws_lab.SERVICE} must have 2 RUNNING tasks (world ecs wait services-stable; otherwise read the "
            "stoppedReason of the stopped tasks).", expected=2, seen=len(running_tasks))
 
 
 @pytest.mark.stage("part1")
-def test_targets_healthy(aws, service, running_tasks):
-    group = aws_lab.target_group(aws)
+def test_targets_healthy(world, service, running_tasks):
+    group = aws_lab.target_group(world)
     expect(group is not None, f"Le target group {aws_lab.TARGET_GROUP} n'existe pas.",
            f"Target group {aws_lab.TARGET_GROUP} does not exist.", expected=aws_lab.TARGET_GROUP, seen=aws_lab.NOTHING)
-    health = aws_lab.target_health(aws, group["TargetGroupArn"])
+    health = aws_lab.target_health(world, group["TargetGroupArn"])
     states = {d["Target"]["Id"]: (d.get("TargetHealth") or {}).get("State") for d in health}
     healthy = {target for target, state in states.items() if state == "healthy"}
     task_addresses = set().union(*(aws_lab.task_ips(t) for t in running_tasks)) if running_tasks else set()
@@ -123,8 +123,8 @@ def test_targets_healthy(aws, service, running_tasks):
 
 @pytest.mark.stage("part1")
 @pytest.mark.weight(2)
-def test_alb_answers_from_two_tasks(aws, service, running_tasks):
-    balancer = aws_lab.load_balancer(aws)
+def test_alb_answers_from_two_tasks(world, service, running_tasks):
+    balancer = aws_lab.load_balancer(world)
     expect(balancer is not None, f"L'ALB {aws_lab.LOAD_BALANCER} n'existe pas.",
            f"ALB {aws_lab.LOAD_BALANCER} does not exist.", expected=aws_lab.LOAD_BALANCER, seen=aws_lab.NOTHING)
     host = balancer["DNSName"]
@@ -132,7 +132,7 @@ def test_alb_answers_from_two_tasks(aws, service, running_tasks):
     problems: list[str] = []
     for _ in range(HTTP_ATTEMPTS):
         try:
-            status, body = aws.http_get(host, "/", timeout=HTTP_TIMEOUT_S)
+            status, body = world.http_get(host, "/", timeout=HTTP_TIMEOUT_S)
         except OSError as error:
             problems.append(f"{type(error).__name__}: {error}")
             continue
@@ -148,7 +148,7 @@ def test_alb_answers_from_two_tasks(aws, service, running_tasks):
         if len({a for a in answered if a != "?"}) >= 2:
             break
     distinct = sorted({a for a in answered if a != "?"})
-    aws.note("web_service", alb=host, answered_by=distinct, problems=problems[:5])
+    world.note("web_service", alb=host, answered_by=distinct, problems=problems[:5])
     if not answered:
         fail(f"L'ALB ne répond pas sur http://{host}/ (attendez que les cibles soient « healthy »).",
              f"The ALB does not answer on http://{host}/ (wait until the targets are healthy).",
@@ -173,9 +173,9 @@ def _our_service(event) -> bool:
 
 
 @pytest.mark.stage("after-step8", "part2")
-def test_service_was_created_with_two_tasks(aws):
+def test_service_was_created_with_two_tasks(world):
     """CloudTrail evidence (CreateService, UpdateService) once step 8 has deleted the service."""
-    created = [e for e in aws.trail_events("CreateService", "ecs.amazonaws.com")
+    created = [e for e in world.trail_events("CreateService", "ecs.amazonaws.com")
                if not e.error_code and _our_service(e)]
     if not created:
         fail(f"Aucune création de {aws_lab.SERVICE} dans l'historique CloudTrail des 90 derniers jours "
@@ -185,10 +185,10 @@ def test_service_was_created_with_two_tasks(aws):
              f"event): the service of step 6 was not created in {aws_lab.CLUSTER} (or less than 5 minutes "
              "ago: run again later).", expected="CreateService web-service", seen=aws_lab.NOTHING)
     latest = created[0]
-    aws.note("web_service", evidence="cloudtrail", created_at=latest.time,
+    world.note("web_service", evidence="cloudtrail", created_at=latest.time,
              desired_count=latest.request.get("desiredCount"))
     _judge_service_settings(latest.request, None)
-    updates = [e for e in aws.trail_events("UpdateService", "ecs.amazonaws.com")
+    updates = [e for e in world.trail_events("UpdateService", "ecs.amazonaws.com")
                if not e.error_code and _our_service(e) and e.time >= latest.time]
     counts = [latest.request.get("desiredCount")] + [e.request.get("desiredCount") for e in updates]
     expect(2 in counts, "Le service doit demander 2 tâches (--desired-count 2).",

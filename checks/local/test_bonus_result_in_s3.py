@@ -12,9 +12,10 @@ import json
 
 import pytest
 
+from ecslab.facts import CLASSIFIER_CONTAINER
 from grader.feedback import Text, expect, fail
 
-from .bonus import s3_run
+from grader.tiers.local.runs import s3_run
 
 pytestmark = pytest.mark.timeout(90, func_only=True)
 
@@ -29,13 +30,14 @@ def _object(world, uri: str) -> bytes | None:
 
 
 def _exit_code(task: dict):
-    return next((c.get("exitCode") for c in task.get("containers", []) if c.get("name") == "image-classifier"), None)
+    return next((c.get("exitCode") for c in task.get("containers", []) if c.get("name") == CLASSIFIER_CONTAINER),
+                None)
 
 
 @pytest.mark.weight(2)
-def test_result_object_is_in_s3(local_world, ops):
-    run = s3_run(local_world, ops)
-    body = _object(local_world, run.output_uri)
+def test_result_object_is_in_s3(world, ops):
+    run = s3_run(world, ops)
+    body = _object(world, run.output_uri)
     expect(body is not None, "L'objet résultat n'existe pas dans S3 après la tâche.",
            "The result object does not exist in S3 after the task.", expected=run.output_uri,
            seen=Text(f"tâche {run.task.get('lastStatus')}, code de sortie {_exit_code(run.task)}",
@@ -50,11 +52,11 @@ def test_result_object_is_in_s3(local_world, ops):
 
 
 @pytest.mark.weight(1)
-def test_download_s3_result_reads_it(local_world, ops):
-    run = s3_run(local_world, ops)
-    body = _object(local_world, run.output_uri)
+def test_download_s3_result_reads_it(world, ops):
+    run = s3_run(world, ops)
+    body = _object(world, run.output_uri)
     expect(body is not None, "Pas d'objet résultat dans S3 à relire.", "No result object in S3 to read back.",
            expected=run.output_uri)
-    document = local_world.call("download_s3_result", False, ops, run.output_uri)
+    document = ops.call("download_s3_result", run.output_uri)
     expect(document == json.loads(body), "download_s3_result doit renvoyer le document de l'objet S3.",
            "download_s3_result must return the S3 object's document.", seen=document)

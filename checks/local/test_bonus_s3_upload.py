@@ -18,7 +18,8 @@ import pytest
 
 from grader.feedback import Text, expect
 
-from .support import photo_path, run_container
+from grader.tiers.local.containers import run_container
+from grader.tiers.local.photos import photo_path
 
 pytestmark = pytest.mark.timeout(120, func_only=True)
 
@@ -51,8 +52,8 @@ def _good_run(world):
 
 
 @pytest.mark.weight(3)
-def test_result_object_written(local_world):
-    run, head, content, output_uri = _good_run(local_world)
+def test_result_object_written(world):
+    run, head, content, output_uri = _good_run(world)
     expect(run.exit_code == 0, "Le classificateur en mode S3 doit se terminer avec le code 0.",
            "The classifier in S3 mode must exit with code 0.", expected=0,
            seen=f"{run.exit_code} : {run.output[-300:]}")
@@ -72,11 +73,11 @@ def test_result_object_written(local_world):
 
 
 @pytest.mark.weight(1)
-def test_bad_input_writes_nothing(local_world):
-    _run, good_head, _content, _uri = _good_run(local_world)
+def test_bad_input_writes_nothing(world):
+    _run, good_head, _content, _uri = _good_run(world)
     expect(good_head is not None, "Vérifiable seulement quand une image valide donne un objet résultat dans S3.",
            "Only verifiable once a valid image gives a result object in S3.")
-    run, head, _content, _uri = _s3_run(local_world, b"<html>pas une image</html>", "image/png")
+    run, head, _content, _uri = _s3_run(world, b"<html>pas une image</html>", "image/png")
     expect(run.exit_code == 1, "Une entrée S3 qui n'est pas une image doit terminer le conteneur avec le code 1.",
            "An S3 input that is not an image must end the container with code 1.", expected=1, seen=run.exit_code)
     expect(head is None, "Aucun objet résultat ne doit être écrit quand la classification échoue.",

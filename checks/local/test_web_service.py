@@ -23,28 +23,29 @@ import pytest
 
 from grader.feedback import expect
 
-from .support import CLUSTER, ROOT
+from ecslab.facts import CLUSTER
+from grader.tiers.local.images import ROOT
 
 pytestmark = pytest.mark.timeout(150, func_only=True)
 SERVICE = "web-service"
 
 
 @pytest.fixture(scope="module")
-def web_service(local_world):
+def web_service(world):
     from ecslab.taskdef import fill_web_task_definition, load_task_definition
 
-    outputs = local_world.outputs
-    ecs = local_world.client("ecs")
+    outputs = world.outputs
+    ecs = world.client("ecs")
     document = fill_web_task_definition(
         load_task_definition(ROOT / "resources" / "web-service-task-definition.json"),
-        account_id=local_world.ecs.account_id, execution_role_arn=outputs["ECSTaskExecutionRoleArn"],
+        account_id=world.ecs.account_id, execution_role_arn=outputs["ECSTaskExecutionRoleArn"],
         task_role_arn=outputs["WebAppTaskRoleArn"], image=f"{outputs['WebAppECRRepository']}:latest",
         region="eu-west-1")
     ecs.register_task_definition(**document)
     ecs.create_service(
         cluster=CLUSTER, serviceName=SERVICE, taskDefinition="ecs-web-app", desiredCount=2, launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": local_world.subnets,
-                                                      "securityGroups": [local_world.security_group],
+        networkConfiguration={"awsvpcConfiguration": {"subnets": world.subnets,
+                                                      "securityGroups": [world.security_group],
                                                       "assignPublicIp": "ENABLED"}},
         loadBalancers=[{"targetGroupArn": outputs["TargetGroup"], "containerName": "web-app", "containerPort": 3000}])
     try:
@@ -91,8 +92,8 @@ def test_service_becomes_stable_with_two_tasks(web_service):
 
 
 @pytest.mark.weight(3)
-def test_two_distinct_tasks_answer_through_the_load_balancer(local_world, web_service):
-    url = local_world.ecs.load_balancer_url(local_world.outputs["LoadBalancerDNS"])
+def test_two_distinct_tasks_answer_through_the_load_balancer(world, web_service):
+    url = world.ecs.load_balancer_url(world.outputs["LoadBalancerDNS"])
     seen = _answers(url)
     arns = sorted(k for k in seen if not k.startswith("?"))
     expect(len(arns) >= 2, "Deux tâches distinctes doivent répondre derrière le load balancer.",
@@ -103,7 +104,7 @@ def test_two_distinct_tasks_answer_through_the_load_balancer(local_world, web_se
 
 
 @pytest.mark.weight(1)
-def test_scaling_to_zero_stops_the_tasks(local_world, web_service):
+def test_scaling_to_zero_stops_the_tasks(world, web_service):
     arns = web_service.list_tasks(cluster=CLUSTER, serviceName=SERVICE)["taskArns"]
     web_service.update_service(cluster=CLUSTER, service=SERVICE, desiredCount=0)
     deadline = time.monotonic() + 60

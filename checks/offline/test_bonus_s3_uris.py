@@ -2,11 +2,10 @@
 
 import pytest
 
+from ecslab.facts import CLASSIFIER_CONTAINER
 from grader.feedback import Text, expect
-from grader.harness import student
-from grader.harness.lab import register_classifier_task_definition
+from grader.tiers.offline.lab import register_classifier_task_definition
 
-PARSE = Text("parse_s3_uri", "parse_s3_uri")
 INPUT = "s3://ecs-lab-images-123456789012-eu-west-1/input/image.jpg"
 OUTPUT = "s3://ecs-lab-images-123456789012-eu-west-1/output/result.json"
 
@@ -16,7 +15,7 @@ OUTPUT = "s3://ecs-lab-images-123456789012-eu-west-1/output/result.json"
     ("s3://bucket/a/b/c d.png", ("bucket", "a/b/c d.png")),
 ])
 def test_parses_valid_uris(s3_io, uri, expected):
-    value = student.call(PARSE, student.method(s3_io, "parse_s3_uri"), uri)
+    value = s3_io.call("parse_s3_uri", uri)
     expect(tuple(value) == expected if isinstance(value, (tuple, list)) else False,
            "parse_s3_uri doit renvoyer (bucket, clé).", "parse_s3_uri must return (bucket, key).",
            expected=expected, seen=value)
@@ -25,21 +24,23 @@ def test_parses_valid_uris(s3_io, uri, expected):
 @pytest.mark.parametrize("uri", ["https://bucket.s3.amazonaws.com/key.jpg", "s3://bucket", "s3://bucket/",
                                  "s3:///key.jpg", "bucket/key.jpg", ""])
 def test_rejects_invalid_uris(s3_io, uri):
-    value, error = student.outcome(PARSE, student.method(s3_io, "parse_s3_uri"), uri)
-    expect(isinstance(error, ValueError), "parse_s3_uri doit lever ValueError pour tout ce qui n'est pas s3://bucket/clé.",
+    outcome = s3_io.answer("parse_s3_uri", uri)
+    error = outcome.error
+    expect(error is not None and error.is_a("ValueError"),
+           "parse_s3_uri doit lever ValueError pour tout ce qui n'est pas s3://bucket/clé.",
            "parse_s3_uri must raise ValueError for anything that is not s3://bucket/key.",
-           expected=f"ValueError pour {uri!r}", seen=type(error).__name__ if error else value)
+           expected=Text(f"ValueError pour {uri!r}", f"ValueError for {uri!r}"),
+           seen=error.type_name if error else outcome.value)
 
 
 @pytest.mark.weight(2)
 def test_s3_task_command(ops, account, lab):
-    task_definition_arn = register_classifier_task_definition(account, lab)
-    function = student.method(ops, "run_s3_classification_task")
-    student.call(Text("run_s3_classification_task", "run_s3_classification_task"), function, lab.cluster,
-                 task_definition_arn, lab.subnet_ids, lab.security_group_id, INPUT, OUTPUT)
-    call = account.recorder.last("RunTask")
+    task_definition_arn = register_classifier_task_definition(account.client, lab)
+    ops.call("run_s3_classification_task", lab.cluster, task_definition_arn, lab.subnet_ids,
+             lab.security_group_id, INPUT, OUTPUT)
+    call = account.requests.last("RunTask")
     overrides = ((call.params if call else {}).get("overrides") or {}).get("containerOverrides") or []
-    mine = [o for o in overrides if o.get("name") == "image-classifier"]
+    mine = [o for o in overrides if o.get("name") == CLASSIFIER_CONTAINER]
     command = mine[0].get("command") if mine else None
     expect(command == ["python", "classifier.py", INPUT, OUTPUT],
            "En mode S3, la commande du conteneur image-classifier est "

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.feedback import expect
-from grader.harness.cfn import cfn_lint_errors
+from ecslab.facts import IAM_OUTPUTS, INFRASTRUCTURE_OUTPUTS
+from grader.feedback import expect, fail
 from grader.judges import templates
+from grader.judges.cfn_lint import cfn_lint_errors
 
-INFRASTRUCTURE_OUTPUTS = {"VPCId", "SubnetIds", "ECSSecurityGroup", "LoadBalancerSecurityGroup",
-                          "LoadBalancerDNS", "TargetGroup", "S3Bucket", "WebAppECRRepository",
-                          "ClassifierECRRepository", "WebAppLogGroup", "ClassifierLogGroup"}
-IAM_OUTPUTS = {"ECSTaskExecutionRoleArn", "WebAppTaskRoleArn", "ImageClassifierTaskRoleArn"}
 PROJECT_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
@@ -31,7 +28,10 @@ def _resources(submission) -> Path:
 def test_cfn_lint_finds_no_error(submission, template):
     path = _resources(submission) / template
     expect(path.is_file(), f"Modèle introuvable : {path}.", f"Template not found: {path}.")
-    errors = cfn_lint_errors(path)
+    try:
+        errors = cfn_lint_errors(path)
+    except templates.UnsafeTemplate as refused:
+        fail(f"Modèle refusé : {refused}.", f"Template refused: {refused}.")
     expect(not errors, f"cfn-lint signale des erreurs dans {template}.", f"cfn-lint reports errors in {template}.",
            expected="aucune erreur", seen=errors[:5])
 
@@ -56,7 +56,7 @@ def test_lab_rules(submission, template, rules):
 
 @pytest.mark.weight(2)
 def test_both_stacks_deploy_with_every_output(lab_stacks):
-    missing = sorted((INFRASTRUCTURE_OUTPUTS | IAM_OUTPUTS) - set(lab_stacks))
+    missing = sorted({*INFRASTRUCTURE_OUTPUTS, *IAM_OUTPUTS} - set(lab_stacks))
     expect(not missing, "Il manque des sorties aux piles : le code du lab les lit (get_stack_outputs).",
            "Outputs are missing from the stacks: the lab's code reads them (get_stack_outputs).",
            expected="aucune sortie manquante", seen=missing)

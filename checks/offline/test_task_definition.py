@@ -1,26 +1,23 @@
 """Checkpoint task_definition (step 11): the classifier's Fargate task definition.
 
-Judged on the parameters the student's code sent to RegisterTaskDefinition (as AWS
-receives them), so that what AWS accepts is accepted: extra environment variables or tags,
+Judged on the parameters the student's code sent to RegisterTaskDefinition, as the scorer's
+server received them, so that what AWS accepts is accepted: extra environment variables or tags,
 container-level memory, "1 vCPU"/"2 GB" spellings, any keyword order.
 """
 
 import pytest
 
-from grader.feedback import Text, expect, fail
-from grader.harness import student
+from grader.feedback import expect, fail
 from grader.judges import task_definitions as judge
-
-REGISTER = Text("register_image_classifier_task_definition", "register_image_classifier_task_definition")
 
 
 @pytest.fixture
 def sent(ops, account, lab):
     """(returned value, parameters sent to RegisterTaskDefinition, image URI, stored ARN)."""
     image = f"{lab.classifier_repository_uri}:latest"
-    function = student.method(ops, "register_image_classifier_task_definition")
-    returned = student.call(REGISTER, function, image, lab.task_role_arn, lab.execution_role_arn)
-    calls = account.recorder.of("RegisterTaskDefinition")
+    returned = ops.call("register_image_classifier_task_definition", image, lab.task_role_arn,
+                        lab.execution_role_arn)
+    calls = account.requests.of("RegisterTaskDefinition")
     if not calls:
         fail("Aucun appel à ecs.register_task_definition n'a été fait.",
              "No call to ecs.register_task_definition was made.")

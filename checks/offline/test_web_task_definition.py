@@ -21,6 +21,8 @@ def document(submission):
     own = submission.path / "resources" / "web-service-task-definition.json"
     path = own if own.is_file() else PROJECT_FILE
     try:
+        if path.stat().st_size > 512 * 1024:
+            raise ValueError("plus de 512 Kio / more than 512 KiB")
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         fail(f"{path.name} illisible : {error}", f"{path.name} cannot be read: {error}")

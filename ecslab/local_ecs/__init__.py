@@ -1,8 +1,9 @@
 """A local ECS: the lab's ECS API on a moto server, with tasks that really run in Docker.
 
 moto answers every AWS call of the lab (ECS, ECR, CloudWatch Logs, S3, STS, ...) but
-runs nothing: ``RunTask`` returns a task that never starts. This package hooks moto's
-ECS backend, in the process that runs the moto server, so that a task really runs:
+runs nothing: ``RunTask`` returns a task that never starts. This package is the launcher
+that ecslab.moto_bridge hands moto's FARGATE tasks and services to, in the process that runs
+the moto server (ecslab.moto_server), so that a task really runs:
 
 - ``RunTask`` resolves each container's image (an ECR repository URI maps to an
   image published into :class:`~ecslab.local_ecs.registry.LocalRegistry`; a missing
@@ -30,7 +31,6 @@ code drives the whole lifecycle, with the reasons and codes that ECS gives.
 Modules (one concern each):
   docker_resources  labels, tracking and removal of every container and network
   host_address      which address our servers bind and containers use to reach them
-  moto_server       the moto server (threaded, in this process)
   registry          ECR stand-in: repository URIs -> local Docker images
   credentials       task role credentials (STS on moto) for a container
   awslogs           the awslogs driver: container output -> CloudWatch Logs
@@ -39,8 +39,8 @@ Modules (one concern each):
   runner            runs one task: pull, create, start, watch, stop, clean up
   load_balancer     local round-robin HTTP load balancer (ALB listener stand-in)
   services          the service scheduler (desired count, load balancer targets)
-  hooks             the patches of moto's ECS backend
-  engine            LocalEcs: everything above, started and stopped together
+  engine            LocalEcs: everything above, started and stopped together, and the
+                    launcher of ecslab.moto_bridge (every patch of moto lives there)
 """
 
 from ecslab.local_ecs.engine import LocalEcs, LocalEcsError

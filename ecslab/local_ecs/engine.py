@@ -1,4 +1,4 @@
-"""LocalEcs: the moto server, the hooks, the task runners, the services and the load balancer,
+"""LocalEcs: the moto server, the bridge to moto, the task runners, the services and the load balancer,
 started and stopped together.
 
     with LocalEcs() as ecs:                       # needs a Docker engine
@@ -15,22 +15,24 @@ killed process (SIGKILL) leaves is removed by the next run on this machine.
 from __future__ import annotations
 
 import atexit
+from contextlib import ExitStack
 import logging
 import os
 import signal
 import threading
 from typing import Any
 
+from ecslab import moto_bridge
+from ecslab.facts import ACCOUNT_ID, REGION
 from ecslab.local_ecs import lifecycle as lc
 from ecslab.local_ecs.docker_resources import DockerResources
-from ecslab.local_ecs.hooks import EcsHooks
 from ecslab.local_ecs.host_address import HostAddress, resolve_host_address
 from ecslab.local_ecs.load_balancer import LoadBalancing
 from ecslab.local_ecs.metadata import MetadataServer
-from ecslab.local_ecs.moto_server import ACCOUNT_ID, REGION, MotoServer
 from ecslab.local_ecs.registry import LocalRegistry
 from ecslab.local_ecs.runner import RunContext, RunSettings, TaskRunner
 from ecslab.local_ecs.services import ServiceScheduler
+from ecslab.moto_server import MotoServer
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,15 @@ class LocalEcs:
     _active_lock = threading.Lock()
 
     def __init__(self, docker_client: Any = None, region: str = REGION, settings: RunSettings | None = None,
-                 reset_moto: bool = True, handle_sigterm: bool = True) -> None:
+                 reset_moto: bool = True, handle_sigterm: bool = True, moto_wrap: Any = None,
+                 moto_unix_socket: str | None = None) -> None:
         self.region = region
         self.account_id = ACCOUNT_ID
         self.settings = settings or RunSettings()
         self.reset_moto = reset_moto
         self.handle_sigterm = handle_sigterm
+        self.moto_wrap = moto_wrap  # the grader's view of every request (grader.evidence.aws_requests)
+        self.moto_unix_socket = moto_unix_socket  # the grader's sandboxed workers reach moto there
         self._docker = docker_client
         self._runners: dict[str, TaskRunner] = {}
         self._lock = threading.RLock()
@@ -68,7 +73,7 @@ class LocalEcs:
         self.registry: LocalRegistry | None = None
         self.balancing: LoadBalancing | None = None
         self.scheduler: ServiceScheduler | None = None
-        self._hooks: EcsHooks | None = None
+        self._bridge: ExitStack | None = None
         self._context: RunContext | None = None
 
     # --- start / stop ------------------------------------------------------------------
@@ -97,8 +102,9 @@ class LocalEcs:
         self.network = self.resources.create_network()
         self.address = resolve_host_address(self.network)
         if self.reset_moto:
-            MotoServer.reset_state()
-        self.moto = MotoServer(self.address, self.region).start()
+            moto_bridge.reset_all()
+        self.moto = MotoServer(self.address.bind, self.region, for_containers=self.address.for_containers,
+                               wrap=self.moto_wrap, unix_socket=self.moto_unix_socket).start()
         self.metadata = MetadataServer(self.address.bind, self.address.for_containers).start()
         self.registry = LocalRegistry(docker, lambda: self.client("ecr"), self.account_id, self.region)
         self.balancing = LoadBalancing(self.address.bind, self.address.for_host)
@@ -110,8 +116,8 @@ class LocalEcs:
         self._context.on_running.append(self.scheduler.on_running)
         self._context.on_stopping.append(self.scheduler.on_stopping)
         self.scheduler.start()
-        self._hooks = EcsHooks(self)
-        self._hooks.install()
+        self._bridge = ExitStack()
+        self._bridge.enter_context(moto_bridge.bridged(launcher=self))
 
     def _docker_client(self) -> Any:
         if self._docker is not None:
@@ -131,8 +137,8 @@ class LocalEcs:
             return
         self._closed = True
         try:
-            if self._hooks:
-                self._hooks.uninstall()
+            if self._bridge:
+                self._bridge.close()
             if self.scheduler:
                 self.scheduler.close()
             self.settings.stop_timeout_s = min(self.settings.stop_timeout_s, CLOSE_STOP_TIMEOUT_S)
@@ -150,7 +156,7 @@ class LocalEcs:
                     except Exception:  # noqa: BLE001
                         log.exception("local ECS: closing %s", type(closer).__name__)
             if self.reset_moto:
-                MotoServer.reset_state()
+                moto_bridge.reset_all()
             self._restore_sigterm()
             atexit.unregister(self.close)
             with LocalEcs._active_lock:
@@ -198,7 +204,7 @@ class LocalEcs:
 
     # --- tasks -----------------------------------------------------------------------------
     def launch(self, tasks: list, definition: Any, overrides: dict | None) -> list[TaskRunner]:
-        """Called by the hooks with moto's new task objects: run them."""
+        """Called by ecslab.moto_bridge with moto's new FARGATE task objects: run them."""
         started = []
         for task in tasks:
             runner = TaskRunner(self._context, lc.TaskState(task, definition), overrides)

@@ -186,7 +186,7 @@ FAULTY: tuple[Submission, ...] = (
         "(shared by the S3 run).",
         (_ops('{"name": CONTAINER_NAME, "command": ["python", "classifier.py", *arguments]}',
               '{"name": "classifier", "command": ["python", "classifier.py", *arguments]}'),),
-        loses=frozenset({"task_run", "bonus_s3_uris"}), says={"task_run": "image-classifier"},
+        loses=frozenset({"task_run", "bonus_s3_uris", "main_runs"}), says={"task_run": "image-classifier"},
     ),
     # task_monitoring (step 11)
     Submission(

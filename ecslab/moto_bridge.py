@@ -1,0 +1,314 @@
+"""Every patch of moto, in one place: where moto differs from AWS for this lab, and the hook that
+lets the local ECS really run tasks.
+
+Used by the offline tier (grader.tiers.offline), the local ECS (ecslab.local_ecs) and the
+project's tests. The patches hold while :func:`bridged` is open (process-wide: moto's
+backends are; one bridge at a time).
+
+Where moto differs from AWS, and what the bridge does:
+- ``RunTask`` crashes when a container has no ``memory`` of its own (Fargate needs none):
+  the resource accounting counts 0 for it.
+- ``RunTask``/``CreateService`` ignore ``capacityProviderStrategy`` (and the cluster's
+  default strategy) and then look for EC2 instances: a FARGATE strategy stands for
+  ``launchType=FARGATE``; the task says it ran on the FARGATE capacity provider.
+- ``RunTask`` accepts what ECS refuses for Fargate: a container override naming no container
+  of the task definition, a task definition not compatible with FARGATE or not ``awsvpc``, a
+  count outside 1..10 (``InvalidParameterException``, as ECS).
+- ``DescribeTasks`` leaves out unknown tasks: they are reported in ``failures`` (MISSING).
+- ``ListTasks`` without ``desiredStatus`` lists stopped tasks too: only RUNNING ones, as ECS;
+  ``serviceName`` is honoured.
+- CloudTrail has no ``LookupEvents``: answered by a provider when one is given, otherwise
+  the call fails as before (the aws tier then says "not graded").
+- Tasks advance one state per ``DescribeTasks``: :func:`task_progression` scripts it, and
+  :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
+- moto makes botocore sessions of its own, each parsing the service models again (EC2's is
+  3 MB of JSON, parsed five times before the first answer): :func:`shared_models` parses
+  each file once per process (a second saved at every start).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any, Protocol
+from unittest import mock
+
+from ecslab.facts import ACCOUNT_ID, REGION
+
+_request = threading.local()  # the launch type a request's capacityProviderStrategy implies
+_lock = threading.Lock()
+_active = False
+
+
+class Launcher(Protocol):
+    """What really runs FARGATE tasks and services (the local ECS)."""
+
+    def launch(self, tasks: list, definition: Any, overrides: dict | None) -> Any: ...
+    def runner_for(self, cluster_name: str, task: str) -> Any: ...
+    def track_service(self, service: Any) -> None: ...
+    def service_changed(self, service: Any) -> None: ...
+
+
+def strategy_launch_type(strategy: list[dict] | None) -> str | None:
+    providers = {s.get("capacityProvider") for s in strategy or []}
+    return "FARGATE" if providers & {"FARGATE", "FARGATE_SPOT"} else None
+
+
+def _without_memory_requirement(original: Callable) -> Any:
+    def calculate(task_definition: Any) -> dict:
+        containers = task_definition.container_definitions
+        task_definition.container_definitions = [
+            c if any(k in c for k in ("memory", "Memory", "memoryReservation", "MemoryReservation"))
+            else {**c, "memory": 0} for c in containers]
+        try:
+            return original(task_definition)
+        finally:
+            task_definition.container_definitions = containers
+    return staticmethod(calculate)
+
+
+def _rotated(configuration: dict | None, offset: int, account_id: str, region: str) -> dict | None:
+    """A task's network configuration: subnets rotated (one zone after the other, as Fargate
+    spreads tasks), and the VPC's default security group when none is given (as ECS)."""
+    if not configuration:
+        return configuration
+    rotated = copy.deepcopy(configuration)
+    awsvpc = rotated.get("awsvpcConfiguration") or {}
+    subnets = awsvpc.get("subnets") or []
+    if subnets:
+        shift = offset % len(subnets)
+        awsvpc["subnets"] = subnets[shift:] + subnets[:shift]
+        if not awsvpc.get("securityGroups"):
+            awsvpc["securityGroups"] = _default_security_group(subnets[0], account_id, region)
+    return rotated
+
+
+def _default_security_group(subnet_id: str, account_id: str, region: str) -> list[str]:
+    from moto.ec2.models import ec2_backends
+
+    ec2 = ec2_backends[account_id][region]
+    try:
+        vpc_id = ec2.get_subnet(subnet_id).vpc_id
+        group = ec2.get_security_group_from_name("default", vpc_id=vpc_id)
+    except Exception:  # noqa: BLE001 - moto then reports the subnet problem itself
+        return []
+    return [group.id] if group is not None else []
+
+
+@contextmanager
+def bridged(launcher: Launcher | None = None,
+            lookup_events: Callable[[str, str, dict], dict] | None = None) -> Iterator[None]:
+    """moto as AWS behaves for this lab, while the block runs (see the module's docstring).
+
+    `launcher` receives the FARGATE tasks and services (the local ECS); `lookup_events(account,
+    region, request)` answers CloudTrail's LookupEvents.
+    """
+    global _active
+    from moto.ecs.exceptions import InvalidParameterException
+    from moto.ecs.models import EC2ContainerServiceBackend as Backend
+    from moto.ecs.responses import EC2ContainerServiceResponse as Responses
+
+    with _lock:
+        if _active:
+            raise RuntimeError("moto is already bridged in this process")
+        _active = True
+    spread = [0]
+    originals = {name: getattr(Backend, name) for name in
+                 ("run_task", "stop_task", "create_service", "update_service", "delete_service", "list_tasks")}
+
+    def run_task(self_: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any,
+                 started_by: str, tags: Any, launch_type: str | None, networking_configuration: Any = None,
+                 group: str | None = None, platform_version: str | None = None) -> list:
+        cluster = self_._get_cluster(cluster_str)  # noqa: SLF001
+        launch = launch_type or getattr(_request, "launch_type", None) or strategy_launch_type(
+            getattr(cluster, "default_capacity_provider_strategy", None))
+        if launch != "FARGATE":
+            return originals["run_task"](self_, cluster_str, task_definition_str, count, overrides, started_by,
+                                         tags, launch_type, networking_configuration, group, platform_version)
+        definition = self_.describe_task_definition(task_definition_str)
+        if "FARGATE" not in (definition.compatibilities or []):
+            raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+        if definition.network_mode != "awsvpc":
+            raise InvalidParameterException("Fargate only supports network mode 'awsvpc'.")
+        if not 1 <= int(count or 1) <= 10:
+            raise InvalidParameterException("count must be between 1 and 10.")
+        names = {c.get("name") for c in definition.container_definitions}
+        for override in (overrides or {}).get("containerOverrides") or []:
+            if override.get("name") not in names:
+                raise InvalidParameterException(f"Override for container named {override.get('name')} "
+                                                "is not a container in the TaskDefinition.")
+        tasks = []
+        for _ in range(int(count or 1)):
+            spread[0] += 1
+            network = _rotated(networking_configuration, spread[0], self_.account_id, self_.region_name)
+            tasks += originals["run_task"](self_, cluster_str, task_definition_str, 1, overrides, started_by,
+                                           tags, "FARGATE", network, group, platform_version or "1.4.0")
+        for task in tasks:
+            if task.platform_version in (None, "LATEST"):
+                task.platform_version = "1.4.0"
+            if launch_type is None:
+                task.capacity_provider_name = "FARGATE"
+        if launcher is not None:
+            launcher.launch(tasks, definition, overrides)
+        return tasks
+
+    def stop_task(self_: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+        runner = launcher.runner_for(self_._get_cluster(cluster_str).name, task_str) if launcher else None  # noqa: SLF001
+        if runner is None:
+            return originals["stop_task"](self_, cluster_str, task_str, reason)
+        runner.request_stop(reason or "Task stopped by user")
+        return runner.state.task
+
+    def create_service(self_: Any, *args: Any, **kwargs: Any) -> Any:
+        implied = getattr(_request, "launch_type", None)
+        if implied and len(args) > 8 and args[8] is None:  # positional launch_type (moto's responses)
+            args = (*args[:8], implied, *args[9:])
+        elif implied and len(args) <= 8 and kwargs.get("launch_type") is None:
+            kwargs["launch_type"] = implied
+        service = originals["create_service"](self_, *args, **kwargs)
+        if launcher is not None and service.launch_type == "FARGATE" and service.task_definition:
+            launcher.track_service(service)
+        return service
+
+    def update_service(self_: Any, properties: dict) -> Any:
+        service = originals["update_service"](self_, properties)
+        if launcher is not None:
+            launcher.service_changed(service)
+        return service
+
+    def delete_service(self_: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+        service = originals["delete_service"](self_, cluster_name, service_name, force)
+        if launcher is not None:
+            launcher.service_changed(service)
+        return service
+
+    def list_tasks(self_: Any, cluster_str: str | None = None, container_instance: str | None = None,
+                   family: str | None = None, started_by: str | None = None, service_name: str | None = None,
+                   desiredStatus: str | None = None) -> list:  # noqa: N803 - moto's name
+        tasks = originals["list_tasks"](self_, cluster_str, container_instance, family, started_by, None,
+                                        desiredStatus or "RUNNING")
+        if service_name:
+            name = service_name.rsplit("/", 1)[-1]
+            tasks = [t for t in tasks if getattr(t, "group", None) == f"service:{name}"]
+        return tasks
+
+    def with_strategy_launch_type(original: Any) -> Any:
+        def response(self_: Any) -> Any:
+            _request.launch_type = None if self_._get_param("launchType") else strategy_launch_type(  # noqa: SLF001
+                self_._get_param("capacityProviderStrategy"))  # noqa: SLF001
+            try:
+                return original(self_)
+            finally:
+                _request.launch_type = None
+        return response
+
+    original_describe = Responses.describe_tasks
+
+    def describe_tasks_response(self_: Any) -> Any:
+        result = original_describe(self_)
+        requested = self_._get_param("tasks", []) or []  # noqa: SLF001
+        found = result.result.get("tasks", []) if hasattr(result, "result") else []
+        known = {t.task_arn for t in found} | {t.id for t in found}
+        cluster = self_._get_param("cluster", "default")  # noqa: SLF001
+        if hasattr(result, "result"):
+            result.result["failures"] = [
+                {"arn": ref if ref.startswith("arn:") else
+                 f"arn:aws:ecs:{self_.region}:{self_.current_account}:task/{cluster.rsplit('/', 1)[-1]}/{ref}",
+                 "reason": "MISSING"}
+                for ref in requested if ref not in known and ref.rsplit("/", 1)[-1] not in known]
+        return result
+
+    with ExitStack() as stack:
+        stack.callback(_release)
+        patches = {
+            "run_task": run_task, "stop_task": stop_task, "create_service": create_service,
+            "update_service": update_service, "delete_service": delete_service, "list_tasks": list_tasks,
+            "_calculate_task_resource_requirements": _without_memory_requirement(
+                Backend._calculate_task_resource_requirements),  # noqa: SLF001
+        }
+        for name, replacement in patches.items():
+            stack.enter_context(mock.patch.object(Backend, name, replacement))
+        stack.enter_context(mock.patch.object(Responses, "run_task", with_strategy_launch_type(Responses.run_task)))
+        stack.enter_context(mock.patch.object(Responses, "create_service",
+                                              with_strategy_launch_type(Responses.create_service)))
+        stack.enter_context(mock.patch.object(Responses, "describe_tasks", describe_tasks_response))
+        if lookup_events is not None:
+            from moto.cloudtrail.responses import CloudTrailResponse
+
+            def lookup(response: Any) -> str:
+                body = json.loads(response.body or "{}")
+                return json.dumps(lookup_events(response.current_account, response.region, body))
+
+            stack.enter_context(mock.patch.object(CloudTrailResponse, "lookup_events", lookup, create=True))
+        yield
+
+
+@contextmanager
+def shared_models() -> Iterator[None]:
+    """botocore's JSON files (service models, endpoints) parsed once for every loader.
+
+    Loaders already share what they load with every caller (botocore's instance cache), so
+    the parsed data is never modified in place; sharing it between loaders is the same.
+    """
+    import botocore.loaders
+
+    original = botocore.loaders.JSONFileLoader.load_file
+    parsed: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def load_file(self: Any, file_path: str) -> Any:
+        with lock:
+            if file_path not in parsed:
+                parsed[file_path] = original(self, file_path)
+            return parsed[file_path]
+
+    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file):
+        yield
+
+
+def _release() -> None:
+    global _active
+    with _lock:
+        _active = False
+
+
+# --- moto's state, for the scorer's scenarios -------------------------------------------------------
+def task_model(task_arn: str, account_id: str = ACCOUNT_ID, region: str = REGION) -> Any:
+    """moto's model of a task, to script its end (``containers[0].exitCode``, ``stopped_reason``)."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[account_id][region]
+    for tasks in backend.tasks.values():
+        if task_arn in tasks:
+            return tasks[task_arn]
+    raise KeyError(task_arn)
+
+
+def task_progression(times: int | None) -> None:
+    """Each state of a task lasts `times` DescribeTasks calls (None: moto's default, one per call)."""
+    from moto.moto_api import state_manager
+
+    if times is None:
+        state_manager.unset_transition("ecs::task")
+    else:
+        state_manager.set_transition("ecs::task", {"progression": "manual", "times": times})
+
+
+def reset(services: tuple[str, ...]) -> None:
+    """Forget every resource of these services in every account and region."""
+    from moto.backends import get_backend
+
+    for service in services:
+        # BackendDict.reset() is a classmethod that resets every service: reset per account.
+        for account_backend in get_backend(service).values():
+            account_backend.reset()
+    task_progression(None)
+
+
+def reset_all() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()

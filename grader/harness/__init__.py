@@ -1,1 +1,0 @@
-"""Test doubles and fixtures-behind-fixtures used by the checks."""

@@ -1,0 +1,61 @@
+"""Fixtures every tier that runs the student's code shares: the submission, the student's code
+for one check, and handles on its modules and its ``ImageClassifierOperations``.
+
+Each tier's own fixtures (grader/tiers/<tier>/fixtures.py) provide ``world`` (its resources
+for the whole tier, with ``worker``, ``flags``, ``endless`` and ``call_time_limit_s``) and
+``account`` (one check's fresh view of it, with ``clock`` and ``requests``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ecslab.facts import OPS_CLASS, OPS_MODULE, REGION, S3_IO_MODULE
+from grader.plugin import grading_key, record_protections, record_flags
+from grader.student import Handle, Student
+from grader.submission import Submission
+from grader.worker.values import SESSION
+
+
+@pytest.fixture(scope="session")
+def submission(pytestconfig: pytest.Config) -> Submission:
+    return pytestconfig.stash[grading_key].open_submission()
+
+
+@pytest.fixture
+def student(pytestconfig: pytest.Config, world, account) -> Iterator[Student]:
+    """The student's code for this check: a child of the tier's worker, killed when the check ends."""
+    worker = world.worker
+    record_protections(pytestconfig, worker.mode, worker.protections)
+
+    def attach(process) -> None:
+        if account.requests is not None:
+            account.requests.on_stop = process.stop
+
+    runner = Student(worker, account.clock, time_limit_s=world.call_time_limit_s, on_process=attach,
+                     flags=world.flags, endless=world.endless)
+    try:
+        yield runner
+    finally:
+        runner.close()
+        record_flags(pytestconfig, world.flags + worker.flags)
+
+
+@pytest.fixture
+def ops_module(student: Student) -> Handle:
+    """The student's image_classifier_operations module (a failed check if it cannot be imported)."""
+    return student.module(OPS_MODULE)
+
+
+@pytest.fixture
+def s3_io(student: Student) -> Handle:
+    """The student's s3_io module (bonus)."""
+    return student.module(S3_IO_MODULE)
+
+
+@pytest.fixture
+def ops(student: Student) -> Handle:
+    """ImageClassifierOperations(region, session) built by the student's code, on the tier's endpoints."""
+    return student.new("ops", OPS_MODULE, OPS_CLASS, region=REGION, session=SESSION)

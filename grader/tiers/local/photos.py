@@ -1,0 +1,67 @@
+"""The photo server the local tier's containers reach: scikit-image's photos over HTTP."""
+
+from __future__ import annotations
+
+import importlib.resources
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+# scikit-image photo -> accepted top-1 labels of the test model
+EXPECTED_LABELS = {
+    "coffee.png": {"espresso"},
+    "rocket.jpg": {"missile"},
+    "motorcycle_left.png": {"moped"},
+    "chelsea.png": {"tabby", "tiger cat", "Egyptian cat"},
+}
+
+
+def photo_path(name: str) -> Path:
+    return Path(str(importlib.resources.files("skimage") / "data" / name))
+
+
+class PhotoServer:
+    """HTTP server the containers reach: /photos/<scikit-image photo>, /missing.png (404),
+    /not-an-image.png (an HTML page served as image/png)."""
+
+    def __init__(self, bind: str, advertised_host: str) -> None:
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                server.requests.append(self.path)
+                if self.path.startswith("/photos/") and self.path[len("/photos/"):] in EXPECTED_LABELS:
+                    self._send(200, photo_path(self.path[len("/photos/"):]).read_bytes(), "image/png")
+                elif self.path == "/not-an-image.png":
+                    self._send(200, b"<html><body>Ceci n'est pas une image.</body></html>", "image/png")
+                else:
+                    self._send(404, b"not found", "text/plain")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer((bind, 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base = f"http://{advertised_host}:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, name="photo-server", daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def photo(self, name: str) -> str:
+        return self.url(f"/photos/{name}")
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

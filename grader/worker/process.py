@@ -1,0 +1,592 @@
+"""The scorer's side of a worker: start it, import the submission there, fork one child per check.
+
+    with Worker(submission_files, settings) as worker:      # one per tier run
+        worker.module_problem("s3_io")                        # None, or why it cannot be imported
+        with worker.check(clock) as child:                    # one per check: killed at the end
+            outcome = child.call("ops.monitor_task", args, kwargs)
+
+Everything the worker says is checked (grader.worker.values); a worker that dies, hangs,
+floods its output or answers garbage becomes an :class:`Outcome` of that call, never an
+exception of the scorer. When a check ends, every process the worker started for it is
+killed (a check's child, its children, and any orphan they left).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from grader.worker import sandbox
+from grader.worker.values import Garbage, StudentError, decode, decode_error, encode
+
+START_TIME_LIMIT_S = 60
+IMPORT_TIME_LIMIT_S = 20
+MAX_ANSWER = 16 * 1024 * 1024
+OUTPUT_KEPT = 64 * 1024  # bytes of stdout/stderr kept per call (the rest is counted, not stored)
+MAX_RESTARTS = 4
+
+
+class WorkerFailure(Exception):
+    """The worker cannot be started here: a problem of the grader's machine, not the student's."""
+
+
+@dataclass
+class Output:
+    """A bounded capture of one stream."""
+
+    kept: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def add(self, data: bytes) -> None:
+        room = OUTPUT_KEPT - len(self.kept)
+        self.kept += data[:max(room, 0)]
+        self.dropped += max(len(data) - max(room, 0), 0)
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", "replace")
+        return text + (f"\n[… {self.dropped} octets de plus]" if self.dropped else "")
+
+
+@dataclass
+class Outcome:
+    """What happened when the scorer asked the worker to run one function of the student's."""
+
+    status: str  # returned | raised | missing | timeout | crashed | exited | stopped | endless | garbage
+    value: Any = None
+    error: StudentError | None = None
+    missing: str = ""  # the attribute that does not exist
+    stdout: str = ""
+    stderr: str = ""
+    detail: str = ""  # exit code, signal, time limit
+    reason: Any = None  # why the scorer stopped the code (a Text from the check's scenario)
+    wall_s: float = 0.0
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def returned(self) -> bool:
+        return self.status == "returned"
+
+    @property
+    def output(self) -> str:
+        return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
+
+
+class CheckProcess:
+    """A check's own child of the worker: its calls, its output, its end."""
+
+    def __init__(self, worker: "Worker", control: socket.socket, out_fd: int, err_fd: int, pid: int,
+                 clock: Any) -> None:
+        self.worker = worker
+        self.control = control
+        self.out_fd, self.err_fd = out_fd, err_fd
+        self.pid = pid  # in the worker's namespace
+        self.clock = clock
+        self._buffer = bytearray()
+        self._stop_reason: str | None = None
+        self._dead = False
+
+    # --- calls -------------------------------------------------------------------------------
+    def call(self, target: str, args: tuple = (), kwargs: dict | None = None, *, keep: str | None = None,
+             time_limit_s: float = 30.0) -> Outcome:
+        started = time.monotonic()
+        out, err = Output(), Output()
+        if self._dead:
+            return Outcome("exited", detail="dead", wall_s=0.0)
+        request = {"target": target, "args": encode(list(args)), "kwargs": encode(kwargs or {}), "keep": keep}
+        try:
+            data = json.dumps(request).encode()
+            self.control.sendall(struct.pack(">I", len(data)) + data)
+        except OSError:
+            return self._ended(out, err, started)
+        deadline = started + time_limit_s
+        streams = {self.control.fileno(): None, self.out_fd: out, self.err_fd: err}
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                return self._finish(Outcome("timeout", detail=f"{time_limit_s:g}"), out, err, started)
+            ready, _, _ = select.select(list(streams), [], [], min(remaining, 1.0))
+            for fd in ready:
+                if fd != self.control.fileno():
+                    data = _read(fd)
+                    if data:
+                        streams[fd].add(data)
+                    else:
+                        streams.pop(fd)
+                    continue
+                try:
+                    chunk = self.control.recv(1 << 20)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    return self._ended(out, err, started)
+                self._buffer += chunk
+                while True:
+                    message = self._message()
+                    if message is None:
+                        break
+                    if isinstance(message, Outcome):
+                        return self._finish(message, out, err, started)
+                    if message.get("op") == "sleep":
+                        reply = self._sleep(message)
+                        if reply is None:
+                            self.kill()
+                            return self._finish(Outcome("endless", detail=self.clock.describe_limit()),
+                                                out, err, started)
+                        self._send({"now": reply})
+                    elif message.get("op") == "answer":
+                        return self._finish(self._answer(message), out, err, started)
+                    else:
+                        self.kill()
+                        return self._finish(Outcome("garbage", detail="unknown message"), out, err, started)
+
+    def _message(self) -> dict | Outcome | None:
+        if len(self._buffer) < 4:
+            return None
+        (size,) = struct.unpack(">I", self._buffer[:4])
+        if size > MAX_ANSWER:
+            self.kill()
+            return Outcome("garbage", detail="answer too large")
+        if len(self._buffer) < 4 + size:
+            return None
+        data = bytes(self._buffer[4:4 + size])
+        del self._buffer[:4 + size]
+        try:
+            message = json.loads(data)
+        except ValueError:
+            self.kill()
+            return Outcome("garbage", detail="not JSON")
+        if not isinstance(message, dict):
+            self.kill()
+            return Outcome("garbage", detail="not an object")
+        return message
+
+    def _sleep(self, message: dict) -> float | None:
+        seconds = message.get("seconds")
+        if self.clock is None or not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            return None if self.clock is not None else 0.0
+        return self.clock.sleep(float(seconds))
+
+    def _send(self, message: dict) -> None:
+        data = json.dumps(message).encode()
+        try:
+            self.control.sendall(struct.pack(">I", len(data)) + data)
+        except OSError:
+            pass
+
+    def _answer(self, message: dict) -> Outcome:
+        flags = message.get("flags") if isinstance(message.get("flags"), list) else []
+        flags = [str(f)[:300] for f in flags[:20]]
+        status = message.get("status")
+        try:
+            if status == "returned":
+                return Outcome("returned", value=decode(message.get("value")), flags=flags)
+            if status == "raised":
+                return Outcome("raised", error=decode_error(message.get("error")), flags=flags)
+            if status == "missing":
+                return Outcome("missing", missing=str(message.get("name", ""))[:200], flags=flags)
+        except (Garbage, RecursionError, ValueError, TypeError) as error:
+            self.kill()
+            return Outcome("garbage", detail=str(error)[:200])
+        self.kill()
+        return Outcome("garbage", detail="unknown status")
+
+    def _ended(self, out: Output, err: Output, started: float) -> Outcome:
+        """The control socket closed: the child died. How (exit code, signal) comes from the worker."""
+        self._dead = True
+        if self._stop_reason is not None:
+            return self._finish(Outcome("stopped", reason=self._stop_reason), out, err, started)
+        status = self.worker.exit_status(self.pid)
+        self.kill()
+        if status is None:
+            outcome = Outcome("exited", detail="?")
+        elif os.WIFSIGNALED(status):
+            outcome = Outcome("crashed", detail=_signal_name(os.WTERMSIG(status)))
+        else:
+            outcome = Outcome("exited", detail=str(os.WEXITSTATUS(status)))
+        return self._finish(outcome, out, err, started)
+
+    def _finish(self, outcome: Outcome, out: Output, err: Output, started: float) -> Outcome:
+        if outcome.status in ("timeout", "endless", "stopped", "garbage"):
+            self._dead = True
+        for fd, capture in ((self.out_fd, out), (self.err_fd, err)):  # what is left in the pipes
+            while True:
+                ready, _, _ = select.select([fd], [], [], 0)
+                data = _read(fd) if ready else b""
+                if not data:
+                    break
+                capture.add(data)
+        outcome.stdout, outcome.stderr = out.text(), err.text()
+        outcome.wall_s = time.monotonic() - started
+        if self._stop_reason is not None and outcome.status != "returned":
+            outcome.status, outcome.reason = "stopped", self._stop_reason
+        return outcome
+
+    # --- the end ------------------------------------------------------------------------------
+    def stop(self, reason: Any) -> None:
+        """Stop the student's code now (called by the scorer's servers: a busy loop...)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self.kill()
+
+    def kill(self) -> None:
+        self.worker.kill_check_processes()
+
+    def close(self) -> None:
+        self.kill()
+        self._dead = True
+        self.worker.forget_session(self.pid)
+        for closer in (self.control.close, lambda: os.close(self.out_fd), lambda: os.close(self.err_fd)):
+            try:
+                closer()
+            except OSError:
+                pass
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 16)
+    except OSError:
+        return b""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+@dataclass
+class ImportProblem:
+    """Why a module of the submission cannot be used (raised, endless, exited, timeout)."""
+
+    kind: str
+    error: StudentError | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A server of the scorer's that the worker may reach: on TCP, and on a Unix socket for the
+    sandbox (which has no network of its own: inside, 127.0.0.1:port leads to the socket)."""
+
+    host: str
+    port: int
+    unix_socket: str | None = None
+    scheme: str = "http"
+
+    def url(self, sandboxed: bool) -> str:
+        return f"{self.scheme}://{'127.0.0.1' if sandboxed else self.host}:{self.port}"
+
+
+class Worker:
+    """The student's zygote: one process per tier run, with the submission imported, forking checks."""
+
+    def __init__(self, files: dict[str, Path], *, region: str, clock: str, environment: dict[str, str],
+                 endpoints: dict[str, Endpoint] | None = None, forbidden_paths: list[str] | None = None) -> None:
+        self.files = files  # module name -> the submission's file
+        self.region = region
+        self.clock_mode = clock  # "virtual" (the scorer's clock) or "real"
+        sandboxed = sandbox.mode() == "bubblewrap"
+        endpoints = endpoints or {}
+        # environment variable -> URL of a scorer's endpoint (AWS_ENDPOINT_URL, DOCKER_HOST)
+        self.environment = {**environment, **{name: e.url(sandboxed) for name, e in endpoints.items()}}
+        self.docker_url = self.environment.get("DOCKER_HOST", "")
+        self.unix_endpoints = {e.port: e.unix_socket for e in endpoints.values() if sandboxed and e.unix_socket}
+        self.forbidden_paths = forbidden_paths or []
+        self.problems: dict[str, ImportProblem] = {}
+        self.flags: list[str] = []
+        self.protections: list = []
+        self.mode = ""
+        self._lock = threading.RLock()
+        self._private: Path | None = None
+        self._process: subprocess.Popen | None = None
+        self._socket: socket.socket | None = None
+        self._zygote: psutil.Process | None = None
+        self._restarts = 0
+        self._imported: list[str] = []
+        self._sessions: set[int] = set()  # process mode: sessions started by checks' children
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
+        self._fds: list[int] = []
+        self._keep: set[int] = set()
+
+    # --- life ----------------------------------------------------------------------------------
+    def __enter__(self) -> "Worker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the zygote and import every module of the submission that imports cleanly."""
+        while True:
+            self._spawn()
+            pending = [m for m in self.files if m not in self.problems and m not in self._imported]
+            if all(self._import(name) for name in pending):
+                return
+            if self._restarts >= MAX_RESTARTS:
+                raise WorkerFailure("the worker keeps dying while importing the submission")
+            self._restarts += 1
+            self._shutdown()
+
+    def _spawn(self) -> None:
+        self._imported = []
+        self._private = Path(tempfile.mkdtemp(prefix="ecs-lab-worker-"))
+        os.chmod(self._private, 0o755)
+        for sub in ("student", "work"):
+            (self._private / sub).mkdir()
+        for name, path in self.files.items():
+            if name not in self.problems:
+                shutil.copyfile(path, self._private / "student" / f"{name}.py")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        plan = sandbox.plan(self._private, worker_fd=theirs.fileno(), environment=self.environment,
+                            settings={"region": self.region, "clock": self.clock_mode, "docker_url": self.docker_url},
+                            unix_endpoints=self.unix_endpoints, forbidden_paths=self.forbidden_paths)
+        self.mode, self.protections = plan.mode, plan.protections
+        log = open(self._private / "worker.log", "wb")  # noqa: SIM115 - kept by the process
+        try:
+            # Always from the same long-lived thread: bubblewrap's --die-with-parent follows the
+            # thread that started it, and the world may start the worker from a short-lived one.
+            self._process = self._spawner.submit(
+                subprocess.Popen, plan.argv, env=plan.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, pass_fds=[theirs.fileno()], start_new_session=True).result()
+        except OSError as error:
+            raise WorkerFailure(f"cannot start the worker: {error}") from error
+        finally:
+            theirs.close()
+            log.close()
+        self._socket = ours
+        ours.settimeout(START_TIME_LIMIT_S)
+        try:
+            ours.send(json.dumps(plan.settings).encode())
+            ready = self._receive()
+        except (OSError, ValueError, EOFError) as error:
+            tail = (self._private / "worker.log").read_bytes()[-1500:].decode("utf-8", "replace")
+            self._shutdown()
+            raise WorkerFailure(f"the worker did not start ({type(error).__name__}): {tail}") from error
+        self._zygote = self._find_zygote()
+        # bubblewrap's own processes and the zygote: everything else in the tree is the submission's
+        self._keep = {self._process.pid} | _descendants(_process_table(), self._process.pid)
+
+    def _find_zygote(self) -> psutil.Process | None:
+        """The worker's host process: the Popen itself, or bubblewrap's innermost child."""
+        try:
+            root = psutil.Process(self._process.pid)
+            if self.mode == "process":
+                return root
+            children = [p for p in root.children(recursive=True) if not p.name().startswith("bwrap")]
+            return children[0] if children else None
+        except psutil.Error:
+            return None
+
+    def _receive(self, timeout: float | None = None, fds: int = 0) -> dict:
+        if timeout is not None:
+            self._socket.settimeout(timeout)
+        if fds:
+            data, received, _flags, _addr = socket.recv_fds(self._socket, 1 << 20, fds)
+            self._fds = received
+        else:
+            data = self._socket.recv(1 << 20)
+        if not data:
+            raise EOFError("the worker closed its socket")
+        message = json.loads(data)
+        if not isinstance(message, dict):
+            raise ValueError("not an object")
+        return message
+
+    def _import(self, name: str) -> bool:
+        """Import one module in the zygote; False when the zygote died or hung doing it."""
+        path = f"{self._student_dir()}/{name}.py"
+        try:
+            self._socket.send(json.dumps({"op": "import", "module": name, "path": path}).encode())
+            answer = self._receive(timeout=IMPORT_TIME_LIMIT_S)
+        except TimeoutError:
+            self.problems[name] = ImportProblem("timeout", detail=str(IMPORT_TIME_LIMIT_S))
+            return False
+        except (OSError, EOFError, ValueError):
+            status = self._process.poll() if self._process else None
+            if status is None:
+                try:
+                    status = self._process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    status = None
+            self.problems[name] = ImportProblem("exited", detail="?" if status is None else str(status))
+            return False
+        self._take_flags(answer.get("flags"))
+        if answer.get("problem") == "endless":
+            self.problems[name] = ImportProblem("endless", detail=str(answer.get("virtual_s", "")))
+            return False
+        if answer.get("problem") == "raised":
+            try:
+                error = decode_error(answer.get("error"))
+            except Garbage:
+                error = None
+            self.problems[name] = ImportProblem("raised", error=error)
+            return True
+        self._imported.append(name)
+        return True
+
+    def _student_dir(self) -> str:
+        return f"{sandbox.SANDBOX_ROOT}/student" if self.mode == "bubblewrap" else str(self._private / "student")
+
+    def _take_flags(self, flags: Any) -> None:
+        for flag in flags if isinstance(flags, list) else []:
+            text = str(flag)[:300]
+            if text not in self.flags and len(self.flags) < 50:
+                self.flags.append(text)
+
+    def module_problem(self, name: str) -> ImportProblem | None:
+        if name not in self.files:
+            return ImportProblem("absent")
+        return self.problems.get(name)
+
+    # --- checks --------------------------------------------------------------------------------
+    @contextmanager
+    def check(self, clock: Any = None, cpu_s: int = 20) -> Iterator[CheckProcess]:
+        child = self.fork(clock, cpu_s)
+        try:
+            yield child
+        finally:
+            child.close()
+
+    def fork(self, clock: Any = None, cpu_s: int = 20) -> CheckProcess:
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    self._socket.send(json.dumps({"op": "fork", "cpu_s": cpu_s}).encode())
+                    answer = self._receive(timeout=15, fds=3)
+                    if answer.get("op") != "forked" or len(self._fds) != 3:
+                        raise ValueError("bad fork answer")
+                    control = socket.socket(fileno=self._fds[0])
+                    if self.mode == "process":
+                        self._sessions.add(int(answer["pid"]))
+                    return CheckProcess(self, control, self._fds[1], self._fds[2], int(answer["pid"]), clock)
+                except (OSError, EOFError, ValueError, KeyError, TypeError):
+                    if attempt or self._restarts >= MAX_RESTARTS:
+                        raise WorkerFailure("the worker stopped answering") from None
+                    # The zygote died (something the submission started at import killed it): again.
+                    self._restarts += 1
+                    self._shutdown()
+                    self.start()
+            raise WorkerFailure("unreachable")
+
+    def exit_status(self, pid: int) -> int | None:
+        """The exit status of a check's child, from the zygote that forked it."""
+        with self._lock:
+            try:
+                self._socket.send(json.dumps({"op": "wait", "pid": pid, "timeout_s": 1.0}).encode())
+                answer = self._receive(timeout=5)
+            except (OSError, EOFError, ValueError):
+                return None
+            status = answer.get("status")
+            return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+    def forget_session(self, pid: int) -> None:
+        self._sessions.discard(pid)
+
+    def kill_check_processes(self) -> None:
+        """Kill every process the submission started since the zygote forked (thread-safe).
+
+        In the sandbox: every process of its namespace but bubblewrap's and the zygote; without
+        it: the zygote's descendants (it is their subreaper) and whatever still belongs to a
+        session a check's child started.
+        """
+        if self._zygote is None or self._process is None:
+            return
+        root = self._process.pid if self.mode == "bubblewrap" else self._zygote.pid
+        for _ in range(50):
+            table = _process_table()
+            victims = _descendants(table, root) - self._keep
+            victims |= {pid for pid, (_ppid, _state, sid) in table.items() if sid in self._sessions}
+            victims = {pid for pid in victims if table.get(pid, (0, "Z", 0))[1] not in "ZX"}
+            if not victims:
+                return
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.001)
+
+    # --- the end -------------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        if self._process is not None:
+            self.kill_check_processes()
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self._process.kill()
+                self._process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self._process = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._zygote is not None:
+            try:
+                for leftover in self._zygote.children(recursive=True):
+                    leftover.kill()
+            except psutil.Error:
+                pass
+        self._zygote = None
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._shutdown()
+        self._spawner.shutdown(wait=False)
+
+
+def _process_table() -> dict[int, tuple[int, str, int]]:
+    """pid -> (parent pid, state, session id) of every process of the machine, in one pass."""
+    if not os.path.isdir("/proc/self"):  # not Linux: psutil's view (no session ids)
+        return {p.pid: (p.info["ppid"] or 0, "Z" if p.info["status"] == psutil.STATUS_ZOMBIE else "R", -1)
+                for p in psutil.process_iter(["ppid", "status"])}
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        table[int(entry.name)] = (int(fields[1]), fields[0].decode(), int(fields[3]))
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, str, int]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _state, _sid) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
