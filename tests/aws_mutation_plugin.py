@@ -9,5 +9,5 @@ import pytest
 def _scale_the_service_down(request: pytest.FixtureRequest) -> None:
     if "test_cluster.py" not in request.node.nodeid:
         return
-    aws = request.getfixturevalue("aws")
-    aws.client("ecs").update_service(cluster="ecs-lab-cluster", service="web-service", desiredCount=0)
+    world = request.getfixturevalue("world")
+    world.client("ecs").update_service(cluster="ecs-lab-cluster", service="web-service", desiredCount=0)

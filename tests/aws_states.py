@@ -18,7 +18,7 @@ What moto cannot do, and how it is bridged here (in this process, where the serv
   keeps them where they are (a manual transition that never comes), and their status, exit
   code and stopped reason are set in the backend.
 - Nothing runs in a task: the classifier's output is written to CloudWatch Logs as the
-  awslogs driver would (grader.harness.awslogs), and the S3 result object is put directly.
+  awslogs driver would (grader.evidence.awslogs), and the S3 result object is put directly.
 - RunTask crashes on Fargate containers without their own memory (the harness's patch).
 - The ALB does not route: `WebAppFleet` runs the real web app (containers/web-app/app.py)
   as local processes with a fake task metadata endpoint (each answers with the taskArn of
@@ -64,7 +64,7 @@ from ecslab.stacks import deploy_lab_stacks
 from ecslab.submission import load_module
 from ecslab.taskdef import fill_web_task_definition, load_task_definition
 from grader.tiers.aws.readonly import is_read_operation
-from grader.harness import awslogs
+from grader.evidence import awslogs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
@@ -145,20 +145,6 @@ class CloudTrailEmulator:
             page["NextToken"] = str(start + size)
         return page
 
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        """Answer LookupEvents in moto's CloudTrail responses (moto raises NotImplementedError)."""
-        from moto.cloudtrail.responses import CloudTrailResponse
-
-        emulator = self
-
-        def lookup_events(response: CloudTrailResponse) -> str:
-            body = json.loads(response.body or "{}")
-            return json.dumps(emulator.lookup(response.current_account, response.region, body))
-
-        with mock.patch.object(CloudTrailResponse, "lookup_events", lookup_events, create=True):
-            yield
-
 
 # ---------------------------------------------------------------------------
 # The moto server
@@ -206,21 +192,19 @@ class MotoServer:
         self._stack = ExitStack()
 
     def __enter__(self) -> MotoServer:
-        from moto.ecs.models import EC2ContainerServiceBackend
         from moto.moto_api import state_manager
         from moto.server import ThreadedMotoServer
 
-        from grader.harness.aws import _fargate_resource_requirements
+        from ecslab import moto_bridge
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         stack = self._stack
-        stack.enter_context(self.trail.installed())
+        # moto as AWS for the lab (ecslab.moto_bridge), and CloudTrail's LookupEvents answered from
+        # the calls the students' sessions made.
+        stack.enter_context(moto_bridge.bridged(lookup_events=self.trail.lookup))
         # Tasks stay where set_task puts them (moto advances them one state per DescribeTasks).
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
         stack.callback(state_manager.unset_transition, "ecs::task")
-        stack.enter_context(mock.patch.object(
-            EC2ContainerServiceBackend, "_calculate_task_resource_requirements",
-            staticmethod(_fargate_resource_requirements(EC2ContainerServiceBackend._calculate_task_resource_requirements))))
         # The lab's commands poll with waiters: moto answers at once.
         stack.enter_context(mock.patch.object(ecslab.stacks, "STACK_WAITER_CONFIG", _FAST))
         stack.enter_context(mock.patch.object(ecslab.cleanup, "ECS_WAITER_CONFIG", _FAST))

@@ -12,6 +12,7 @@ timed-out check or Ctrl-C.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from unittest import mock
 
 from ecslab.facts import CLUSTER, REGION
 from grader.evidence.aws_requests import STUDENT_KEY, AwsRequests, Scenario
@@ -29,6 +31,11 @@ from grader.tiers.local.photos import PhotoServer
 from grader.tiers.offline.lab import classifier_task_definition
 from grader.worker import sandbox
 from grader.worker.process import Endpoint, Worker
+
+
+_HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL_ECS",
+           "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_STS",
+           "AWS_CA_BUNDLE")
 
 
 @dataclass
@@ -100,6 +107,11 @@ class LocalWorld:
             self.ecs = stack.enter_context(LocalEcs(
                 self.docker, region=REGION, settings=settings, moto_wrap=wrap,
                 moto_unix_socket=str(sockets / "aws.sock") if sandboxed else None))
+            # The scorer's own boto3 (the lab's deploy helper) reaches the local ECS's moto server.
+            stack.enter_context(mock.patch.dict(os.environ, {
+                **self.ecs.environment(), "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}))
+            for name in _HIDDEN:
+                os.environ.pop(name, None)
             outputs = deploy_lab_stacks(self.ecs.session())
             self.outputs = outputs
             self.client("ecs").create_cluster(
