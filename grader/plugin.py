@@ -47,6 +47,7 @@ class GradingState:
     flags: list[str] = field(default_factory=list)  # what the submission tried against the grader
     protections: list[str] = field(default_factory=list)  # how the student's code was isolated
     selection: bool = False  # -m / -k narrowed the checks
+    run_failure: str = ""  # why the run must fail although the reports are written (CI without Docker)
     active: bool = False
     report = None
     report_paths: dict = field(default_factory=dict)
@@ -199,6 +200,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "teardown" or (report.when == "setup" and not report.passed):
         report.user_properties.append((PROPERTY, json.dumps({
             "result": result, "module": module, "tier_reasons": state.tier_reasons, "notes": state.notes,
+            "run_failure": state.run_failure,
             "flags": state.flags, "protections": state.protections})))
     return report
 
@@ -245,14 +247,19 @@ class ResultCollector:
             state.module_of[data["result"]["nodeid"]] = data["module"]
             for tier, reason in data["tier_reasons"].items():
                 state.tier_reasons.setdefault(tier, reason)
+            state.run_failure = state.run_failure or data.get("run_failure", "")
             for key in ("notes", "flags", "protections"):
                 target = getattr(state, key)
                 target += [v for v in data[key] if v not in target]
 
 
-def record_tier_unavailable(config: pytest.Config, tier: str, reason: str) -> None:
-    """Called by tier fixtures: the tier cannot run here (no Docker, no credentials)."""
-    config.stash[grading_key].tier_reasons.setdefault(tier, reason)
+def record_tier_unavailable(config: pytest.Config, tier: str, reason: str, fail_run: bool = False) -> None:
+    """Called by tier fixtures: the tier cannot run here (no Docker, no credentials). Its checks
+    are not graded; with `fail_run` (CI, where the tier must run) the run exits with status 3."""
+    state = config.stash[grading_key]
+    state.tier_reasons.setdefault(tier, reason)
+    if fail_run:
+        state.run_failure = reason
 
 
 def record_note(config: pytest.Config, text: str) -> None:
@@ -308,6 +315,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         failed_gate = threshold is not None and state.report.score < threshold
         session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed_gate else pytest.ExitCode.OK
+    if state.run_failure:
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def _display_path(path: Path, config: pytest.Config) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader.feedback import Text, fail
-from grader.worker.process import ImportProblem, Outcome, Worker
+from grader.worker.process import ImportProblem, Outcome, Worker, WorkerFailure
 from grader.worker.values import StudentError
 
 __all__ = ["Handle", "Outcome", "Student", "StudentError", "failure_text", "import_problem_text"]
@@ -37,7 +37,15 @@ class Student:
     @property
     def process(self):
         if self._process is None:
-            self._process = self.worker.fork(self.clock)
+            try:
+                self._process = self.worker.fork(self.clock)
+            except WorkerFailure as failure:
+                if not failure.submission_fault:
+                    raise  # the grader's machine: the check is not graded
+                fail("Le processus où s'exécute votre code ne répond plus : ce que vos modules font à l'import "
+                     "(remplacer des fonctions de Python, arrêter le processus...) l'a rendu inutilisable.",
+                     "The process that runs your code no longer answers: what your modules do at import "
+                     "(replacing Python's functions, ending the process...) made it unusable.")
             if self.on_process is not None:
                 self.on_process(self._process)
         return self._process

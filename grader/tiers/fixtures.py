@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from ecslab.facts import OPS_CLASS, OPS_MODULE, REGION, S3_IO_MODULE
-from grader.plugin import grading_key, record_protections, record_flags
+from grader.feedback import fail
+from grader.plugin import grading_key, record_flags, record_protections
 from grader.student import Handle, Student
 from grader.submission import Submission
+from grader.worker.process import WorkerFailure
 from grader.worker.values import SESSION
 
 
@@ -27,7 +29,14 @@ def submission(pytestconfig: pytest.Config) -> Submission:
 @pytest.fixture
 def student(pytestconfig: pytest.Config, world, account) -> Iterator[Student]:
     """The student's code for this check: a child of the tier's worker, killed when the check ends."""
-    worker = world.worker
+    try:
+        worker = world.worker
+    except WorkerFailure as failure:
+        if not failure.submission_fault:
+            raise  # the grader's machine: the check is not graded
+        fail("Votre code rend son processus inutilisable dès l'import (il s'arrête ou ne répond plus à chaque "
+             "démarrage).", "Your code makes its process unusable from the import on (it ends or stops "
+             "answering at every start).")
     record_protections(pytestconfig, worker.mode, worker.protections)
 
     def attach(process) -> None:

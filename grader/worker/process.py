@@ -44,7 +44,12 @@ MAX_RESTARTS = 4
 
 
 class WorkerFailure(Exception):
-    """The worker cannot be started here: a problem of the grader's machine, not the student's."""
+    """The worker cannot be used. Before the submission runs there, a problem of the grader's
+    machine; once the submission's code has run in it (`submission_fault`), the submission's."""
+
+    def __init__(self, message: str, submission_fault: bool = False) -> None:
+        super().__init__(message)
+        self.submission_fault = submission_fault
 
 
 @dataclass
@@ -344,7 +349,7 @@ class Worker:
             if all(self._import(name) for name in pending):
                 return
             if self._restarts >= MAX_RESTARTS:
-                raise WorkerFailure("the worker keeps dying while importing the submission")
+                raise WorkerFailure("the worker keeps dying while importing the submission", submission_fault=True)
             self._restarts += 1
             self._shutdown()
 
@@ -482,7 +487,8 @@ class Worker:
                     return CheckProcess(self, control, self._fds[1], self._fds[2], int(answer["pid"]), clock)
                 except (OSError, EOFError, ValueError, KeyError, TypeError):
                     if attempt or self._restarts >= MAX_RESTARTS:
-                        raise WorkerFailure("the worker stopped answering") from None
+                        # The submission's code ran in the zygote (its imports): it broke it.
+                        raise WorkerFailure("the worker stopped answering", submission_fault=True) from None
                     # The zygote died (something the submission started at import killed it): again.
                     self._restarts += 1
                     self._shutdown()

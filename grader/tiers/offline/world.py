@@ -60,7 +60,7 @@ class Account:
 class OfflineWorld:
     submission: Submission
     base: LabBase | None = None
-    worker_failure: str = ""
+    worker_failure: WorkerFailure | None = None
     _stack: ExitStack = field(default_factory=ExitStack)
     _worker: Worker | None = None
     _starting: threading.Thread | None = None
@@ -116,15 +116,15 @@ class OfflineWorld:
         try:
             self._worker.start()
         except WorkerFailure as failure:
-            self.worker_failure = str(failure)
+            self.worker_failure = failure
 
     @property
     def worker(self) -> Worker:
         if self._starting is not None:
             self._starting.join()
             self._starting = None
-        if self.worker_failure:
-            raise WorkerFailure(self.worker_failure)
+        if self.worker_failure is not None:
+            raise self.worker_failure
         return self._worker
 
     def reset(self) -> Account:

@@ -38,6 +38,12 @@ import threading
 import time
 import traceback
 
+# What the protocol needs, bound now: a submission that replaces json.dumps, a builtin or a time
+# function at import breaks its own answers (judged as garbage), not the worker's own messages.
+from builtins import callable, getattr, isinstance, len, list, repr, str, type, vars  # noqa: A004, E402
+
+_dumps, _loads, _pack, _unpack = json.dumps, json.loads, struct.pack, struct.unpack
+_fork, _exit, _waitpid = os.fork, os._exit, os.waitpid
 MAX_FRAME = 16 * 1024 * 1024
 TEXT_LIMIT = 4000  # characters of an exception message or repr sent back
 STUDENT_MODULES: dict[str, object] = {}
@@ -47,8 +53,8 @@ SETTINGS: dict = {}
 
 # --- framing ----------------------------------------------------------------------------------
 def send(sock: socket.socket, message: dict) -> None:
-    data = json.dumps(message, separators=(",", ":"), default=repr).encode()
-    sock.sendall(struct.pack(">I", len(data)) + data)
+    data = _dumps(message, separators=(",", ":"), default=repr).encode()
+    sock.sendall(_pack(">I", len(data)) + data)
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -63,10 +69,10 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def recv(sock: socket.socket) -> dict:
-    (size,) = struct.unpack(">I", _recv_exact(sock, 4))
+    (size,) = _unpack(">I", _recv_exact(sock, 4))
     if size > MAX_FRAME:
         raise EOFError
-    return json.loads(_recv_exact(sock, size))
+    return _loads(_recv_exact(sock, size))
 
 
 # --- limits and privileges ------------------------------------------------------------------------
@@ -402,7 +408,7 @@ def run_check(channel: socket.socket) -> None:
         try:
             request = recv(channel)
         except (EOFError, OSError, ValueError):
-            os._exit(0)
+            _exit(0)
         answer = {"op": "answer"}
         try:
             function = resolve(request["target"], handles)
@@ -428,7 +434,7 @@ def run_check(channel: socket.socket) -> None:
         try:
             send(channel, answer)
         except OSError:
-            os._exit(0)
+            _exit(0)
 
 
 # --- the zygote --------------------------------------------------------------------------------------
@@ -439,7 +445,7 @@ class Zygote:
         self.statuses: dict[int, int] = {}
 
     def send(self, message: dict, fds: list[int] | None = None) -> None:
-        data = json.dumps(message, default=repr).encode()
+        data = _dumps(message, default=repr).encode()
         if fds:
             socket.send_fds(self.sock, [data], fds)
         else:
@@ -449,12 +455,12 @@ class Zygote:
         data = self.sock.recv(1 << 20)
         if not data:
             raise EOFError
-        return json.loads(data)
+        return _loads(data)
 
     def report_endless_import(self, virtual_s: float) -> None:
         self.send({"op": "imported", "module": self.importing, "problem": "endless", "virtual_s": virtual_s,
                    "flags": FLAGS[:20]})
-        os._exit(70)
+        _exit(70)
 
     def import_module(self, name: str, path: str) -> dict:
         import importlib.util
@@ -482,7 +488,7 @@ class Zygote:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         flush_output()
-        pid = os.fork()
+        pid = _fork()
         if pid == 0:
             try:
                 self.sock.close()
@@ -501,7 +507,7 @@ class Zygote:
                 resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 2))
                 run_check(control)
             finally:
-                os._exit(0)
+                _exit(0)
         control.close()
         os.close(out_write)
         os.close(err_write)
@@ -514,7 +520,7 @@ class Zygote:
         deadline = time_real() + timeout_s
         while True:
             try:
-                done, status = os.waitpid(pid, os.WNOHANG)
+                done, status = _waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 return {"op": "status", "pid": pid, "known": False}
             if done:
@@ -526,7 +532,7 @@ class Zygote:
     def reap(self) -> None:
         while True:
             try:
-                pid, _status = os.waitpid(-1, os.WNOHANG)
+                pid, _status = _waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -537,7 +543,7 @@ class Zygote:
             try:
                 request = self.receive()
             except (EOFError, OSError, ValueError):
-                os._exit(0)
+                _exit(0)
             op = request.get("op")
             if op == "import":
                 self.send(self.import_module(request["module"], request["path"]))
@@ -548,7 +554,7 @@ class Zygote:
                 self.send(self.wait(int(request["pid"]), float(request.get("timeout_s", 1.0))))
                 self.reap()
             elif op == "exit":
-                os._exit(0)
+                _exit(0)
 
 
 REAL_SLEEP = time.sleep

@@ -1,0 +1,334 @@
+"""Hostile submissions: each tries one attack on the grader and must gain nothing by it.
+
+Most are the untouched template (student_template/) plus an attack: at import (module level of
+image_classifier_operations.py, so it runs in the worker's zygote), in a method the offline
+checks call (``push_image_to_ecr``: four checks), or as extra files in the submission's
+folder. They must score exactly what the template scores, on every checkpoint. A few attack
+a correct submission (the reference) instead, and must lose exactly the checkpoints whose
+answers they fake (`loses`).
+
+Every run must still end with a complete report and exit 0, leave nothing running, and leave
+the grader's files as they were. Placeholders in the attack code: ``{report_dir}`` (the run's
+report folder), ``{project}`` (this checkout) and ``{marker}`` (a number that processes the
+attack starts carry in their command line, to find any that survives).
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from submissions.faults import OPS, OPS_CLASS, REFERENCE, S3_IO, ReplaceDef
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "student_template"
+FAKE_REPORT = '{"score": 100, "max_score": 100, "bonus_score": 15, "checkpoints": []}'
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    attack: str  # what it tries, in a sentence
+    at_import: str = ""  # code run at the import of image_classifier_operations.py
+    push: str = ""  # the body of push_image_to_ecr (called by the checks of classifier_image_pushed)
+    files: dict[str, str] = field(default_factory=dict)  # extra files in the submission's folder
+    base: str = "template"  # or "reference"
+    replace: tuple[tuple[str, str], ...] = ()  # (file, "Class.method" or "function", new definition)
+    loses: frozenset[str] = frozenset()  # reference-based: the checkpoints it must lose
+    flagged: bool = False  # the report must flag an attempt to reach the grader or the solution
+    process_mode: bool = False  # also graded without the sandbox (plain process mode)
+
+
+def _push(body: str) -> str:
+    return ("def push_image_to_ecr(self, local_image, repository_uri, tag=\"latest\", docker_client=None):\n"
+            + textwrap.indent(textwrap.dedent(body).strip() + "\n", "    "))
+
+
+HOSTILE: tuple[Hostile, ...] = (
+    # --- the grader's own process --------------------------------------------------------------
+    Hostile("patch_pytest_internals", "Patches pytest's and pluggy's report and hook objects at import.",
+            at_import="""
+            try:
+                import _pytest.reports, _pytest.runner, pluggy
+                _pytest.reports.BaseReport.passed = property(lambda self: True)
+                _pytest.reports.BaseReport.failed = property(lambda self: False)
+                _pytest.runner.call_and_report = lambda *a, **k: None
+                pluggy.HookCaller.__call__ = lambda self, *a, **k: []
+            except Exception:
+                pass
+            """),
+    Hostile("patch_grader_modules", "Replaces grader functions and its CheckFailed exception at import.",
+            at_import="""
+            try:
+                sys.path.insert(0, "{project}")
+                import grader.plugin, grader.feedback, grader.results
+                grader.feedback.CheckFailed = type("CheckFailed", (Exception,), {{}})
+                grader.feedback.expect = lambda *a, **k: None
+                grader.results.grade_checkpoint = lambda checkpoint, *a, **k: None
+            except Exception:
+                pass
+            """, flagged=True, process_mode=True),
+    Hostile("pytest_control_flow", "Its methods raise pytest.skip, pytest.xfail, KeyboardInterrupt or SystemExit "
+            "so that a check is left out of the points.",
+            push="""
+            import pytest
+            raise pytest.skip.Exception("hors sujet", allow_module_level=True)
+            """,
+            replace=((OPS, f"{OPS_CLASS}.register_image_classifier_task_definition",
+                      "def register_image_classifier_task_definition(self, *a, **k):\n"
+                      "    import pytest\n    pytest.xfail('pas aujourd\\'hui')\n"),
+                     (OPS, f"{OPS_CLASS}.run_image_classification_task",
+                      "def run_image_classification_task(self, *a, **k):\n    raise KeyboardInterrupt\n"),
+                     (OPS, f"{OPS_CLASS}.monitor_task",
+                      "def monitor_task(self, *a, **k):\n    raise SystemExit(0)\n"))),
+    Hostile("report_rewrite_atexit", "Registers an atexit hook that writes a perfect report.json.",
+            at_import="""
+            import atexit
+            def _forge():
+                for name in ("report.json", "results.json", "report.md", "report.html"):
+                    try:
+                        open("{report_dir}/" + name, "w").write('{fake}')
+                    except Exception:
+                        pass
+            atexit.register(_forge)
+            """),
+    Hostile("report_rewrite_thread", "A background thread keeps rewriting the report files.",
+            at_import="""
+            import threading
+            def _forge():
+                while True:
+                    for name in ("report.json", "results.json"):
+                        try:
+                            open("{report_dir}/" + name, "w").write('{fake}')
+                        except Exception:
+                            pass
+                    time.sleep(0.05)
+            threading.Thread(target=_forge).start()
+            """),
+    Hostile("report_rewrite_forked_child", "A double-forked child outlives the call and rewrites the reports later.",
+            push="""
+            import os
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv("/bin/sh", ["sh", "-c",
+                             "sleep {marker}.5; echo '{fake}' > {report_dir}/report.json"])
+                os._exit(0)
+            return repository_uri + ":" + tag
+            """, process_mode=True),
+    Hostile("edit_grader_files", "Empties, deletes and rewrites files of the grader and the solution.",
+            at_import="""
+            import os
+            for path in ("{project}/grader/plugin.py", "{project}/grader/catalogue.yaml",
+                         "{project}/grader/templates/report.html.j2", "{project}/checks/offline/conftest.py"):
+                try:
+                    open(path, "w").write("")
+                except Exception:
+                    pass
+                try:
+                    os.remove(path)
+                except Exception:
+                    pass
+            """, flagged=True, process_mode=True),
+    # --- the worker's resources -----------------------------------------------------------------
+    Hostile("signal_handlers", "Ignores SIGTERM, SIGALRM and SIGINT, then loops forever.",
+            at_import="""
+            import signal
+            for number in (signal.SIGTERM, signal.SIGALRM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(number, signal.SIG_IGN)
+            """,
+            push="""
+            while True:
+                try:
+                    pass
+                except BaseException:
+                    pass
+            """),
+    Hostile("read_stdin", "Waits for standard input.", push="""
+            import sys
+            return sys.stdin.read() + input()
+            """),
+    Hostile("flood_output", "Prints 100 MB, then returns the expected value.", push="""
+            import sys
+            chunk = "PASSED réussi 8/8 " * 1000
+            for _ in range(100 * 1024 * 1024 // len(chunk)):
+                sys.stdout.write(chunk)
+            return repository_uri + ":" + tag
+            """),
+    Hostile("deep_recursion", "Recurses without end (RecursionError).", push="""
+            def down(n):
+                return down(n + 1) + 1
+            return down(0)
+            """),
+    Hostile("segfault", "Reads address 0 through ctypes (SIGSEGV).", push="""
+            import ctypes
+            return ctypes.string_at(0)
+            """),
+    Hostile("c_stack_overflow", "Lifts the recursion limit and overflows the C stack.", push="""
+            import sys
+            sys.setrecursionlimit(10 ** 8)
+            def down(n):
+                return down(n + 1)
+            return down(0)
+            """),
+    Hostile("kill_itself", "Sends SIGKILL to its own process.", push="""
+            import os, signal
+            os.kill(os.getpid(), signal.SIGKILL)
+            """),
+    Hostile("posix_exit", "Ends its process with posix._exit(0) before answering.", push="""
+            import posix
+            posix._exit(0)
+            """),
+    Hostile("faulthandler_exit", "Aborts through faulthandler.", push="""
+            import faulthandler
+            faulthandler._sigabrt()
+            """),
+    Hostile("memory_bomb", "Allocates far more memory than the limit, two ways.", push="""
+            hoard = [bytearray(50 * 1024 * 1024) for _ in range(200)]
+            return repository_uri + ":" + tag
+            """,
+            replace=((OPS, f"{OPS_CLASS}.register_image_classifier_task_definition",
+                      "def register_image_classifier_task_definition(self, *a, **k):\n"
+                      "    return bytearray(64 * 1024 ** 3)\n"),)),
+    Hostile("fork_bomb", "Forks without end.", push="""
+            import os
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+            """, process_mode=True),
+    Hostile("non_daemon_threads", "Starts threads that never end, then answers.", push="""
+            import threading, time as _time
+            for _ in range(5):
+                threading.Thread(target=lambda: _time.sleep(10 ** 6), daemon=False).start()
+            return repository_uri + ":" + tag
+            """),
+    Hostile("close_stdout", "Closes sys.stdout and file descriptors 1 and 2 at import.", at_import="""
+            import os
+            sys.stdout.close()
+            sys.stderr.close()
+            os.close(1)
+            os.close(2)
+            """),
+    Hostile("environment_and_cwd", "Changes environment variables and the working directory.", at_import="""
+            import os
+            os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:1"
+            os.environ["AWS_ACCESS_KEY_ID"] = "AKIASCORERINPROCESS0"
+            os.environ["ECS_LAB_LANG"] = "en"
+            os.chdir("/")
+            """),
+    Hostile("patch_time_and_builtins", "Replaces time functions and builtins used by the grader.", at_import="""
+            import builtins, json as _json
+            time.sleep = lambda seconds: None
+            time.time = lambda: 0.0
+            time.monotonic = lambda: 0.0
+            builtins.isinstance = lambda obj, kind: True
+            _json.dumps = lambda *a, **k: '{{"op": "answer", "status": "returned", "value": "ok"}}'
+            """),
+    # --- what the checks judge ------------------------------------------------------------------
+    Hostile("eq_always_true", "Returns objects equal to everything instead of doing the work.",
+            base="reference",
+            replace=((OPS, f"{OPS_CLASS}.register_image_classifier_task_definition",
+                      "def register_image_classifier_task_definition(self, *a, **k):\n"
+                      "    class Anything(str):\n"
+                      "        def __eq__(self, other):\n            return True\n"
+                      "        def __ne__(self, other):\n            return False\n"
+                      "        __hash__ = str.__hash__\n"
+                      "    return Anything('arn:aws:ecs:eu-west-1:123456789012:task-definition/image-classifier:1')\n"),
+                     (OPS, f"{OPS_CLASS}.download_s3_result",
+                      "def download_s3_result(self, output_s3_uri):\n"
+                      "    class Anything(dict):\n"
+                      "        def __eq__(self, other):\n            return True\n"
+                      "    return Anything()\n"),
+                     (S3_IO, "parse_s3_uri",
+                      "def parse_s3_uri(uri):\n"
+                      "    class Anything(tuple):\n"
+                      "        def __eq__(self, other):\n            return True\n"
+                      "    if not str(uri).startswith('s3://'):\n        raise ValueError(uri)\n"
+                      "    return Anything()\n")),
+            loses=frozenset({"task_definition", "bonus_result_in_s3", "bonus_s3_uris", "main_runs"})),
+    Hostile("fake_success_prints", "Prints success lines and the expected label, returns 0, does nothing.",
+            replace=((OPS, "run_image_classification_lab",
+                      "def run_image_classification_lab(image_url=TIGER_URL, region='eu-west-1', session=None):\n"
+                      "    print('PASSED checks/offline/test_main_runs.py')\n"
+                      "    print('[réussi    ]  7/7  Script Python exécuté sans erreur (main_runs)')\n"
+                      "    for label in ('tiger, Panthera tigris', 'tabby, tabby cat', 'golden retriever', 'espresso',\n"
+                      "                  'speedboat', 'lakeside', 'missile', 'moped', 'Egyptian cat', 'jaguar'):\n"
+                      "        print('1.', label, ': 87.31 %')\n"
+                      "    print('Classification terminée avec succès.')\n"
+                      "    return 0\n"),)),
+    Hostile("shadowing_files", "Ships boto3.py, sitecustomize.py, conftest.py and pytest.ini beside its files.",
+            files={
+                "boto3.py": "raise SystemExit('boto3 remplacé')\n",
+                "sitecustomize.py": "open('{report_dir}/report.json', 'w').write('{fake}')\n",
+                "usercustomize.py": "open('{report_dir}/results.json', 'w').write('{fake}')\n",
+                "conftest.py": ("import pytest\n\n@pytest.hookimpl(wrapper=True)\n"
+                                "def pytest_runtest_makereport(item, call):\n"
+                                "    report = yield\n    report.outcome = 'passed'\n    return report\n"),
+                "pytest.ini": "[pytest]\naddopts = -p no:grader.plugin -p no:timeout\n",
+                "json.py": "raise ImportError('json remplacé')\n",
+            }),
+    Hostile("import_the_solution", "Imports the reference solution and the grader to copy their behaviour.",
+            at_import="""
+            try:
+                sys.path.insert(0, "{project}")
+                from reference.image_classifier_operations import ImageClassifierOperations as _Solution
+                ImageClassifierOperations = _Solution
+            except Exception:
+                pass
+            """, flagged=True, process_mode=True),
+    Hostile("read_the_solution", "Reads the solution's file and runs it.", at_import="""
+            try:
+                exec(open("{project}/reference/image_classifier_operations.py").read())
+            except Exception:
+                pass
+            """, flagged=True),
+    Hostile("forge_worker_answers", "Writes fake answers on the worker's control socket.", push="""
+            import json, os, socket, struct
+            fake = json.dumps({{"op": "answer", "status": "returned", "value": repository_uri + ":" + tag,
+                               "flags": []}}).encode()
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, struct.pack(">I", len(fake)) + fake + b"garbage" * 1000)
+                except OSError:
+                    pass
+            return repository_uri + ":" + tag
+            """),
+)
+
+
+def by_name(name: str) -> Hostile:
+    return next(h for h in HOSTILE if h.name == name)
+
+
+def _fill(code: str, *, report_dir: Path, marker: int) -> str:
+    return textwrap.dedent(code).strip("\n").format(report_dir=report_dir, project=ROOT, marker=marker,
+                                                    fake=FAKE_REPORT)
+
+
+def materialise(hostile: Hostile, directory: Path, *, report_dir: Path, marker: int) -> Path:
+    """Write `hostile` into `directory` (created); returns it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    base = REFERENCE if hostile.base == "reference" else TEMPLATE
+    for name in (OPS, S3_IO):
+        shutil.copyfile(base / name, directory / name)
+    ops = directory / OPS
+    text = ops.read_text(encoding="utf-8")
+    for file, definition, new in hostile.replace:
+        path = directory / file
+        path.write_text(ReplaceDef(file, definition, new).apply(path.read_text(encoding="utf-8")), encoding="utf-8")
+    text = ops.read_text(encoding="utf-8")
+    if hostile.push:
+        text = ReplaceDef(OPS, f"{OPS_CLASS}.push_image_to_ecr",
+                          _push(_fill(hostile.push, report_dir=report_dir, marker=marker))).apply(text)
+    if hostile.at_import:
+        anchor = "from botocore.exceptions import BotoCoreError, ClientError\n"
+        attack = _fill(hostile.at_import, report_dir=report_dir, marker=marker)
+        text = text.replace(anchor, anchor + "\n# --- attack ---\n" + attack + "\n# --- end of the attack ---\n", 1)
+    ops.write_text(text, encoding="utf-8")
+    for name, content in hostile.files.items():
+        (directory / name).write_text(_fill(content, report_dir=report_dir, marker=marker), encoding="utf-8")
+    return directory
