@@ -109,13 +109,27 @@ def mode() -> str:
     return "bubblewrap" if bubblewrap() else "process"
 
 
-def _unprivileged_uid() -> int | None:
-    """A user of its own per worker when the grader runs as root (limits are counted per user)."""
-    return random.randint(61000, 64999) if os.getuid() == 0 else None
+def _unprivileged_uid(sandboxed: bool) -> int | None:
+    """A user of its own per worker when the grader runs as root (limits are counted per user).
+
+    Without the sandbox, only if that user can read Python's installation (in the sandbox,
+    bubblewrap makes its folders readable): otherwise the worker could not import anything.
+    """
+    if os.getuid() != 0 or not (sandboxed or _readable_by_others(sys.base_prefix)):
+        return None
+    return random.randint(61000, 64999)
+
+
+def _readable_by_others(path: str) -> bool:
+    current = Path(os.path.realpath(path))
+    for folder in (current, *current.parents):
+        if not os.stat(folder).st_mode & 0o001:  # no "x" for others: nobody else can go through
+            return False
+    return True
 
 
 def _nproc_limit(uid: int | None) -> int:
-    if uid is not None:
+    if uid is not None or os.getuid() == 0:  # root ignores the limit anyway
         return NPROC
     import psutil  # the user's own processes count too: leave them room
 
@@ -148,12 +162,12 @@ def plan(private: Path, *, worker_fd: int, environment: dict[str, str], settings
     process mode, site/ (links to the worker's packages). `unix_endpoints` maps the TCP ports
     of the scorer's endpoints to Unix sockets (used inside the sandbox only).
     """
-    uid = _unprivileged_uid()
+    program = bubblewrap()
+    uid = _unprivileged_uid(program is not None)
     limits = {**LIMITS, "RLIMIT_NPROC": _nproc_limit(uid)}
     python = os.path.realpath(sys.executable)
     common = {**settings, "limits": limits, "uid": uid, "forbidden_paths": forbidden_paths,
               "forbidden_modules": ["grader", "reference", "checks", "ecslab", "tests"]}
-    program = bubblewrap()
     if uid is not None:
         for sub in ("student", "work"):
             os.chown(private / sub, uid, uid)
@@ -246,12 +260,15 @@ def _protections(kind: str, uid: int | None, limits: dict) -> list[Text]:
         "and what is judged comes from the grader's own servers",
     )
     if kind == "process":
+        rights = (Text("le code étudiant s'exécute sous un utilisateur non privilégié",
+                       "the student's code runs as an unprivileged user") if uid is not None else
+                  Text("le code étudiant a les droits de l'utilisateur qui lance la notation",
+                       "the student's code has the rights of the user who runs the grading"))
         return [always, limit_line, Text(
-            "pas de bac à sable (bubblewrap absent ou refusé ici) : le code étudiant a les droits de "
-            "l'utilisateur qui lance la notation et le même réseau ; une note officielle se calcule dans le "
-            "bac à sable",
-            "no sandbox (bubblewrap missing or refused here): the student's code has the rights of the user "
-            "who runs the grading and the same network; an official grade is computed in the sandbox")]
+            f"pas de bac à sable (bubblewrap absent ou refusé ici) : {rights.fr}, voit ses fichiers et le même "
+            "réseau ; une note officielle se calcule dans le bac à sable",
+            f"no sandbox (bubblewrap missing or refused here): {rights.en}, sees the same files and network; an "
+            "official grade is computed in the sandbox")]
     user = (Text("utilisateur non privilégié, propre à cette notation", "unprivileged user of its own")
             if uid is not None else Text("espace de noms utilisateur, sans privilège", "user namespace, no privilege"))
     return [always, limit_line, Text(

@@ -578,6 +578,31 @@ def get_classification_result(self, task_arn, log_group=LOG_GROUP):
     return documents[-1]
 '''
 
+def _clock_monitor(deadline: str, expired: str, wait: str, imports: str = "") -> str:
+    """monitor_task with another way of keeping its time limit and of waiting between polls."""
+    return f'''
+def monitor_task(self, cluster_name, task_arn, poll_interval=30.0, timeout=900.0):
+    """Suit la tâche jusqu'à STOPPED, avec une autre horloge."""
+    {imports}
+    {deadline}
+    last_status = None
+    while True:
+        response = self.ecs.describe_tasks(cluster=cluster_name, tasks=[task_arn])
+        if response.get("failures"):
+            reason = str(response["failures"])
+            raise TaskFailedError(f"ECS signale un échec : {{reason}}", None, reason)
+        task = response["tasks"][0]
+        if task["lastStatus"] != last_status:
+            last_status = task["lastStatus"]
+            print(f"Statut de la tâche : {{last_status}}")
+        if last_status == "STOPPED":
+            return self._check_stopped_task(task)
+        if {expired}:
+            raise TimeoutError(f"La tâche n'est pas arrêtée après {{timeout}} s.")
+        {wait}
+'''
+
+
 ALTERNATIVES: tuple[Submission, ...] = (
     Submission(
         "alt_waiter_monitoring",
@@ -604,6 +629,39 @@ ALTERNATIVES: tuple[Submission, ...] = (
          _method("get_classification_result", _STYLE_RESULT)),
     ),
 )
+
+# The same monitor_task with the clocks a student may use: each must keep full marks (the
+# grader's virtual clock covers time.*, their _ns forms, datetime, and Event.wait).
+CLOCK_STYLES: tuple[Submission, ...] = (
+    Submission(
+        "alt_clock_datetime",
+        "monitor_task's deadline with datetime.datetime.now() + timedelta.",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)",
+            "datetime.datetime.now() >= deadline", "time.sleep(poll_interval)", "import datetime")),),
+    ),
+    Submission(
+        "alt_clock_time_time",
+        "monitor_task's deadline with time.time().",
+        (_method("monitor_task", _clock_monitor("deadline = time.time() + timeout", "time.time() >= deadline",
+                                                "time.sleep(poll_interval)")),),
+    ),
+    Submission(
+        "alt_clock_perf_counter_ns",
+        "monitor_task's deadline with time.perf_counter_ns().",
+        (_method("monitor_task", _clock_monitor(
+            "started = time.perf_counter_ns()", "(time.perf_counter_ns() - started) / 1e9 >= timeout",
+            "time.sleep(poll_interval)")),),
+    ),
+    Submission(
+        "alt_clock_event_wait",
+        "monitor_task waits with threading.Event().wait(poll_interval), deadline with time.monotonic().",
+        (_method("monitor_task", _clock_monitor(
+            "deadline, pause = time.monotonic() + timeout, threading.Event()", "time.monotonic() >= deadline",
+            "pause.wait(poll_interval)", "import threading")),),
+    ),
+)
+ALTERNATIVES = ALTERNATIVES + CLOCK_STYLES
 
 # What tests/test_grading.py grades, and everything (for the command line and the corpus tests).
 GRADED: tuple[Submission, ...] = FAULTY + BUNDLES + LAB_RULES + BROKEN + ALTERNATIVES

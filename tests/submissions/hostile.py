@@ -38,7 +38,9 @@ class Hostile:
     replace: tuple[tuple[str, str], ...] = ()  # (file, "Class.method" or "function", new definition)
     loses: frozenset[str] = frozenset()  # reference-based: the checkpoints it must lose
     flagged: bool = False  # the report must flag an attempt to reach the grader or the solution
-    process_mode: bool = False  # also graded without the sandbox (plain process mode)
+    # Also graded without the sandbox (plain process mode, as on a laptop): only attacks that mode
+    # protects against (it runs the code with the user's own rights, see grader/worker/sandbox.py).
+    process_mode: bool = False
 
 
 def _push(body: str) -> str:
@@ -70,15 +72,22 @@ HOSTILE: tuple[Hostile, ...] = (
             except Exception:
                 pass
             """, flagged=True, process_mode=True),
-    Hostile("pytest_control_flow", "Its methods raise pytest.skip, pytest.xfail, KeyboardInterrupt or SystemExit "
-            "so that a check is left out of the points.",
+    Hostile("pytest_control_flow", "Its methods raise pytest's skip and xfail outcomes, KeyboardInterrupt or "
+            "SystemExit, so that a check is left out of the points.",
+            at_import="""
+            try:
+                import pytest
+                Skipped, XFailed = pytest.skip.Exception, pytest.xfail.Exception
+            except ImportError:  # the worker has no pytest: the same classes, by name and module
+                Skipped = type("Skipped", (BaseException,), {{"__module__": "_pytest.outcomes"}})
+                XFailed = type("XFailed", (Exception,), {{"__module__": "_pytest.outcomes"}})
+            """,
             push="""
-            import pytest
-            raise pytest.skip.Exception("hors sujet", allow_module_level=True)
+            raise Skipped("hors sujet")
             """,
             replace=((OPS, f"{OPS_CLASS}.register_image_classifier_task_definition",
                       "def register_image_classifier_task_definition(self, *a, **k):\n"
-                      "    import pytest\n    pytest.xfail('pas aujourd\\'hui')\n"),
+                      "    raise XFailed('pas aujourd\\'hui')\n"),
                      (OPS, f"{OPS_CLASS}.run_image_classification_task",
                       "def run_image_classification_task(self, *a, **k):\n    raise KeyboardInterrupt\n"),
                      (OPS, f"{OPS_CLASS}.monitor_task",
@@ -131,7 +140,7 @@ HOSTILE: tuple[Hostile, ...] = (
                     os.remove(path)
                 except Exception:
                     pass
-            """, flagged=True, process_mode=True),
+            """, flagged=True),
     # --- the worker's resources -----------------------------------------------------------------
     Hostile("signal_handlers", "Ignores SIGTERM, SIGALRM and SIGINT, then loops forever.",
             at_import="""
@@ -199,7 +208,7 @@ HOSTILE: tuple[Hostile, ...] = (
                     os.fork()
                 except OSError:
                     pass
-            """, process_mode=True),
+            """),
     Hostile("non_daemon_threads", "Starts threads that never end, then answers.", push="""
             import threading, time as _time
             for _ in range(5):
@@ -249,7 +258,9 @@ HOSTILE: tuple[Hostile, ...] = (
                       "        def __eq__(self, other):\n            return True\n"
                       "    if not str(uri).startswith('s3://'):\n        raise ValueError(uri)\n"
                       "    return Anything()\n")),
-            loses=frozenset({"task_definition", "bonus_result_in_s3", "bonus_s3_uris", "main_runs"})),
+            # download_image and upload_result unpack parse_s3_uri's fake tuple: they break too.
+            loses=frozenset({"task_definition", "bonus_result_in_s3", "bonus_s3_uris", "bonus_s3_download",
+                             "bonus_s3_upload", "main_runs"})),
     Hostile("fake_success_prints", "Prints success lines and the expected label, returns 0, does nothing.",
             replace=((OPS, "run_image_classification_lab",
                       "def run_image_classification_lab(image_url=TIGER_URL, region='eu-west-1', session=None):\n"
