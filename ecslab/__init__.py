@@ -13,12 +13,18 @@ Modules, one concern each:
 - ``images``      building the two container images (Docker SDK)
 - ``cleanup``     the step 8 clean-up and the final clean-up
 - ``submission``  loading a student's module by path
+- ``facts``       the lab's names, ports and outputs (one place for the lab, the grader and the tests)
+- ``moto_server`` a moto server in this process; ``moto_bridge`` every patch of moto
+- ``local_ecs``   a local ECS that really runs the tasks in Docker
 """
 
-LAB_PROJECT = "ecs-lab"
-CLUSTER_NAME = "ecs-lab-cluster"
-WEB_SERVICE_NAME = "web-service"
-WEB_TASK_FAMILY = "ecs-web-app"
-CLASSIFIER_TASK_FAMILY = "image-classifier"
-DEFAULT_PROFILE = "aws-labs"
-DEFAULT_REGION = "eu-west-1"
+from ecslab.facts import CLASSIFIER_FAMILY as CLASSIFIER_TASK_FAMILY
+from ecslab.facts import CLUSTER as CLUSTER_NAME
+from ecslab.facts import PROFILE as DEFAULT_PROFILE
+from ecslab.facts import PROJECT as LAB_PROJECT
+from ecslab.facts import REGION as DEFAULT_REGION
+from ecslab.facts import WEB_FAMILY as WEB_TASK_FAMILY
+from ecslab.facts import WEB_SERVICE as WEB_SERVICE_NAME
+
+__all__ = ["CLASSIFIER_TASK_FAMILY", "CLUSTER_NAME", "DEFAULT_PROFILE", "DEFAULT_REGION", "LAB_PROJECT",
+           "WEB_SERVICE_NAME", "WEB_TASK_FAMILY"]

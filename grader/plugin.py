@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from ecslab.facts import PROFILE, REGION
 from grader import i18n
 from grader.catalogue import CHECKS_DIR, TIERS, CatalogueError, load_catalogue
 from grader.feedback import LANGUAGES, CheckFailed, Text
@@ -76,9 +77,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where to write report.html, report.md, report.json and results.json")
     group.addoption("--stage", choices=[*STAGES, "all"], default="all",
                     help="aws tier: the stage of the lab to verify (default: all)")
-    group.addoption("--profile", default=os.environ.get("AWS_PROFILE", "aws-labs"),
-                    help="aws tier: AWS profile (default: aws-labs)")
-    group.addoption("--region", default="eu-west-1", help="aws tier: region (default: eu-west-1)")
+    group.addoption("--profile", default=os.environ.get("AWS_PROFILE", PROFILE),
+                    help=f"aws tier: AWS profile (default: {PROFILE})")
+    group.addoption("--region", default=REGION, help=f"aws tier: region (default: {REGION})")
     group.addoption("--mask-account", action="store_true", default=False,
                     help="aws tier: hide the account ID in feedback and reports (or ECS_LAB_MASK_ACCOUNT=1)")
     group.addoption("--fail-under", type=float, default=None, metavar="POINTS",

@@ -185,10 +185,11 @@ class Account:
 class MotoServer:
     """A moto server on 127.0.0.1 for one test module, and the bridges over moto's gaps."""
 
-    def __init__(self) -> None:
+    def __init__(self, cloudtrail: bool = True) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.trail = CloudTrailEmulator()
+        self.cloudtrail = cloudtrail  # False: LookupEvents fails as on a bare local endpoint
         self._stack = ExitStack()
 
     def __enter__(self) -> MotoServer:
@@ -201,7 +202,7 @@ class MotoServer:
         stack = self._stack
         # moto as AWS for the lab (ecslab.moto_bridge), and CloudTrail's LookupEvents answered from
         # the calls the students' sessions made.
-        stack.enter_context(moto_bridge.bridged(lookup_events=self.trail.lookup))
+        stack.enter_context(moto_bridge.bridged(lookup_events=self.trail.lookup if self.cloudtrail else None))
         # Tasks stay where set_task puts them (moto advances them one state per DescribeTasks).
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
         stack.callback(state_manager.unset_transition, "ecs::task")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from submissions import faults
 
+from ecslab.facts import STUDENT_MODULES
 from grader.catalogue import CHECKS_DIR, TIERS, load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,13 @@ def test_lab_handout_mentions_every_checkpoint_id():
     assert not missing, f"LAB.md does not mention: {missing}"
 
 
-def test_corpus_knows_the_offline_checkpoints():
-    """A new offline checkpoint needs its faulty submissions in tests/submissions/faults.py."""
-    offline = {c.id for c in CATALOGUE.checkpoints if c.checks.get("offline")}
-    assert faults.OFFLINE_CHECKPOINTS == offline
+def test_uses_names_the_submissions_files():
+    known = {*STUDENT_MODULES, "resources"}
+    for checkpoint in CATALOGUE.checkpoints:
+        assert set(checkpoint.uses) <= known, (checkpoint.id, checkpoint.uses)
+
+
+def test_every_offline_checkpoint_has_a_fault_in_the_corpus():
+    """A new offline checkpoint needs its faulty submission in tests/submissions/faults.py."""
+    covered = {c for s in faults.FAULTY for c in s.loses}
+    assert set(CATALOGUE.ids("offline")) <= covered

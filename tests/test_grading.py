@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 from grading_support import (  # noqa: F401 - fixtures
+    ROOT,
     ALL_IDS,
     CATALOGUE,
     OFFLINE,
@@ -178,3 +179,39 @@ def test_missing_submission_is_a_clear_usage_error(tmp_path):
     assert "n'existe pas" in shown and str(missing) in shown, graded.explain()
     assert "Traceback" not in shown, graded.explain()
     assert not (tmp_path / "reports" / "report.json").exists()
+
+
+def test_parallel_checks_give_the_serial_grades(graded_once, gradescope_schema):
+    """`pytest -n 2` gives exactly the grades of a serial run (results travel with pytest's reports)."""
+    entry = next(s for s in BUNDLES if s.name == "variants_2")
+    for key, submission in (("template", "student_template"), (entry.name, _writer(entry))):
+        serial = graded_once(key, submission)
+        parallel = graded_once(f"{key}-n2", submission, "-n", "2")
+        assert_complete(parallel, gradescope_schema)
+        assert offline_marks(parallel) == offline_marks(serial)
+        assert [c["feedback"] for c in parallel.report["checkpoints"]] == \
+            [c["feedback"] for c in serial.report["checkpoints"]]
+
+
+def test_ten_reruns_give_the_same_grade(graded_once, tmp_path):
+    """Same code, same grade: the time-sensitive checkpoints (virtual clock, polling, the main) ten times."""
+    entry = next(s for s in BUNDLES if s.name == "variants_1")  # monitor_no_timeout: stopped by the clock
+    first = graded_once(entry.name, _writer(entry))
+    selection = ("-m", "task_monitoring or main_runs or classification_result or classifier_image_pushed")
+    reports = [grade(first.report_dir.parent / "submission", tmp_path / f"run-{i}", *selection) for i in range(10)]
+    marks = [{c["id"]: (c["score"], c["feedback"]) for c in r.report["checkpoints"] if c["status"] != "not_graded"}
+             for r in reports]
+    assert all(m == marks[0] for m in marks), marks
+    expected = {i: (c["score"], c["feedback"]) for i, c in first.checkpoints.items() if i in marks[0]}
+    assert marks[0] == expected
+
+
+def test_a_report_dir_the_submission_could_write_to_is_refused(tmp_path):
+    submission = tmp_path / "rendu"
+    submission.mkdir()
+    for name in ("image_classifier_operations.py", "s3_io.py"):
+        (submission / name).write_text((ROOT / "student_template" / name).read_text(encoding="utf-8"))
+    graded = grade(submission, submission / "reports")
+    shown = graded.stdout + graded.stderr
+    assert graded.returncode != 0 and "dans le dossier noté" in shown and "Traceback" not in shown, graded.explain()
+    assert not (submission / "reports" / "report.json").exists()

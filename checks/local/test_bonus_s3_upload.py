@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from ecslab.facts import REGION
 from grader.feedback import Text, expect
 
 from grader.tiers.local.containers import run_container
@@ -30,7 +31,7 @@ def _s3_run(world, body: bytes, content_type: str):
     s3.put_object(Bucket=world.bucket, Key=f"{prefix}/in.png", Body=body, ContentType=content_type)
     credentials = world.client("sts").assume_role(RoleArn=world.outputs["ImageClassifierTaskRoleArn"],
                                                   RoleSessionName="local-check")["Credentials"]
-    environment = {"AWS_ENDPOINT_URL": world.ecs.container_endpoint_url, "AWS_DEFAULT_REGION": "eu-west-1",
+    environment = {"AWS_ENDPOINT_URL": world.ecs.container_endpoint_url, "AWS_DEFAULT_REGION": REGION,
                    "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
                    "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
                    "AWS_SESSION_TOKEN": credentials["SessionToken"]}

@@ -23,7 +23,7 @@ import pytest
 
 from grader.feedback import expect
 
-from ecslab.facts import CLUSTER
+from ecslab.facts import CLUSTER, REGION
 from grader.tiers.local.images import ROOT
 
 pytestmark = pytest.mark.timeout(150, func_only=True)
@@ -40,7 +40,7 @@ def web_service(world):
         load_task_definition(ROOT / "resources" / "web-service-task-definition.json"),
         account_id=world.ecs.account_id, execution_role_arn=outputs["ECSTaskExecutionRoleArn"],
         task_role_arn=outputs["WebAppTaskRoleArn"], image=f"{outputs['WebAppECRRepository']}:latest",
-        region="eu-west-1")
+        region=REGION)
     ecs.register_task_definition(**document)
     ecs.create_service(
         cluster=CLUSTER, serviceName=SERVICE, taskDefinition="ecs-web-app", desiredCount=2, launchType="FARGATE",

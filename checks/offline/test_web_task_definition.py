@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ecslab.facts import EXECUTION_ROLE, LOG_STREAM_PREFIX, WEB_LOG_GROUP, WEB_REPOSITORY, WEB_TASK_ROLE, LabNames
 from grader.feedback import expect, fail
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "resources" / "web-service-task-definition.json"
@@ -50,9 +51,9 @@ def test_container_port_logs_and_health_check(document):
     expect((3000, "tcp") in ports, "Le conteneur web-app doit exposer le port 3000/tcp.",
            "The web-app container must expose port 3000/tcp.", expected=[(3000, "tcp")], seen=ports)
     options = (container.get("logConfiguration") or {}).get("options") or {}
-    expect(options.get("awslogs-group") == "/ecs/ecs-lab/web-app" and options.get("awslogs-stream-prefix") == "ecs",
-           "Les logs doivent aller dans /ecs/ecs-lab/web-app avec le préfixe ecs.",
-           "Logs must go to /ecs/ecs-lab/web-app with the ecs prefix.", seen=options)
+    expect(options.get("awslogs-group") == WEB_LOG_GROUP and options.get("awslogs-stream-prefix") == LOG_STREAM_PREFIX,
+           f"Les logs doivent aller dans {WEB_LOG_GROUP} avec le préfixe {LOG_STREAM_PREFIX}.",
+           f"Logs must go to {WEB_LOG_GROUP} with the {LOG_STREAM_PREFIX} prefix.", seen=options)
     environment = {e.get("name"): e.get("value") for e in container.get("environment", [])}
     expect(environment.get("PORT") == "3000", "La variable PORT=3000 est attendue.", "PORT=3000 is expected.",
            seen=environment)
@@ -64,6 +65,8 @@ def test_container_port_logs_and_health_check(document):
 def test_placeholders_fill_into_a_registrable_definition(document, account):
     from ecslab.taskdef import fill_web_task_definition
 
+    names = LabNames()
+
     text = json.dumps(document)
     expect("ACCOUNT_ID" in text and "<ECR_WEB_URI>" in text,
            "Le fichier suivi garde ses marqueurs ACCOUNT_ID et <ECR_WEB_URI> : la copie remplie est "
@@ -71,10 +74,9 @@ def test_placeholders_fill_into_a_registrable_definition(document, account):
            "The tracked file keeps its ACCOUNT_ID and <ECR_WEB_URI> placeholders: the filled copy is "
            "written by \"ecs-lab update-task-definitions\".")
     filled = fill_web_task_definition(
-        document, account_id="123456789012",
-        execution_role_arn="arn:aws:iam::123456789012:role/ecs-lab-task-execution-role",
-        task_role_arn="arn:aws:iam::123456789012:role/ecs-lab-web-app-task-role",
-        image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/web-app:latest", region="eu-west-1")
+        document, account_id=names.account, execution_role_arn=names.role_arn(EXECUTION_ROLE),
+        task_role_arn=names.role_arn(WEB_TASK_ROLE), image=f"{names.repository_uri(WEB_REPOSITORY)}:latest",
+        region=names.region)
     try:
         account.client("ecs").register_task_definition(**filled)
     except Exception as error:  # noqa: BLE001 - botocore's validation message is the feedback

@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-CLUSTER = "ecs-lab-cluster"
+from ecslab.facts import CLUSTER
 
 
 def _setup_settings() -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ecslab import facts
 from grader.feedback import Text, expect
 
 
@@ -40,12 +41,12 @@ class TaskDefinitionSpec:
 def classifier_spec(*, task_role_arn: str, execution_role_arn: str, image: str, region: str, **wording) -> TaskDefinitionSpec:
     """The classifier's task definition (handout step 11)."""
     return TaskDefinitionSpec(
-        family="image-classifier", container="image-classifier",
+        family=facts.CLASSIFIER_FAMILY, container=facts.CLASSIFIER_CONTAINER,
         cpu=("1024", "1vcpu"), memory=("2048", "2gb"),
         cpu_text=Text("« 1024 » (1 vCPU)", "\"1024\" (1 vCPU)"),
         memory_text=Text("« 2048 » (2 Go)", "\"2048\" (2 GB)"),
         task_role_arn=task_role_arn, execution_role_arn=execution_role_arn, image=image,
-        log_group="/ecs/ecs-lab/image-classifier", region=region, **wording,
+        log_group=facts.CLASSIFIER_LOG_GROUP, region=region, **wording,
     )
 
 
@@ -57,7 +58,7 @@ def web_spec(*, task_role_arn: str, execution_role_arn: str, image: str, region:
         cpu_text=Text("« 256 » (0,25 vCPU)", "\"256\" (0.25 vCPU)"),
         memory_text=Text("« 512 » (512 Mo)", "\"512\" (512 MB)"),
         task_role_arn=task_role_arn, execution_role_arn=execution_role_arn, image=image,
-        log_group="/ecs/ecs-lab/web-app", region=region,
+        log_group=facts.WEB_LOG_GROUP, region=region,
         task_role_purpose=Text("métriques CloudWatch de l'application web", "the web application's CloudWatch metrics"),
         **wording,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ecslab.facts import ACCOUNT_ID as ACCOUNT
-from ecslab.facts import REGION
+from ecslab.facts import CLASSIFIER_LOG_GROUP, REGION, WEB_LOG_GROUP
 
 MAX_TEMPLATE_BYTES = 512 * 1024
 # YAML anchors and aliases: CloudFormation does not accept them, and a few nested aliases make
@@ -178,7 +178,7 @@ def storage_problems(infrastructure: dict) -> list[str]:
     problems: list[str] = []
     for name in ("ecs-lab/web-app", "ecs-lab/image-classifier"):
         _one(infrastructure, problems, "AWS::ECR::Repository", RepositoryName=name)
-    for name in ("/ecs/ecs-lab/web-app", "/ecs/ecs-lab/image-classifier"):
+    for name in (WEB_LOG_GROUP, CLASSIFIER_LOG_GROUP):
         _one(infrastructure, problems, "AWS::Logs::LogGroup", LogGroupName=name)
     bucket = _one(infrastructure, problems, "AWS::S3::Bucket")
     if bucket and bucket.get("BucketName") != f"ecs-lab-images-{ACCOUNT}-{REGION}":

@@ -27,6 +27,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.catalogue import load_catalogue
+
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference"
 RESOURCES = ROOT / "resources"
@@ -34,12 +36,12 @@ OPS = "image_classifier_operations.py"
 S3_IO = "s3_io.py"
 OPS_CLASS = "ImageClassifierOperations"
 
-# Offline-graded checkpoints, by the files their checks read.
-RESOURCE_CHECKPOINTS = frozenset({"stacks", "web_task_definition"})
-S3_IO_ONLY_CHECKPOINTS = frozenset({"bonus_s3_download", "bonus_s3_upload"})
-OPS_CHECKPOINTS = frozenset({"classifier_image_pushed", "task_definition", "task_run", "task_monitoring",
-                             "classification_result", "main_runs", "bonus_s3_uris", "bonus_result_in_s3"})
-OFFLINE_CHECKPOINTS = RESOURCE_CHECKPOINTS | S3_IO_ONLY_CHECKPOINTS | OPS_CHECKPOINTS
+# Offline-graded checkpoints, by the files their checks read (grader/catalogue.yaml, `uses`).
+_CATALOGUE = load_catalogue()
+OFFLINE_CHECKPOINTS = frozenset(_CATALOGUE.ids("offline"))
+RESOURCE_CHECKPOINTS = OFFLINE_CHECKPOINTS & _CATALOGUE.using("resources")
+OPS_CHECKPOINTS = OFFLINE_CHECKPOINTS & _CATALOGUE.using("image_classifier_operations")
+S3_IO_ONLY_CHECKPOINTS = (OFFLINE_CHECKPOINTS & _CATALOGUE.using("s3_io")) - OPS_CHECKPOINTS
 
 
 class PatchError(ValueError):

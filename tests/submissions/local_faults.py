@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.catalogue import load_catalogue
+
 from .faults import OPS, OPS_CLASS, S3_IO, Replace, ReplaceDef, materialise  # noqa: F401 - materialise is re-exported
 
-LOCAL_CHECKPOINTS = frozenset({"web_image_pushed", "web_service", "classifier_image_local", "task_monitoring",
-                               "bonus_s3_upload", "bonus_task_exit_0", "bonus_result_in_s3"})
+LOCAL_CHECKPOINTS = frozenset(load_catalogue().ids("local"))
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ INVALID_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "Signatu
                  "AuthFailure", "InvalidAccessKeyId"}
 # CloudTrail answers LookupEvents at 2 requests per second per account: retry when throttled.
 CLOUDTRAIL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+STAND_IN_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
 CLOUDTRAIL_PAGE = 50  # LookupEvents' maximum
 CLOUDTRAIL_MAX_PAGES = 10
 
@@ -181,6 +182,7 @@ class AwsTier:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
     _trail: dict[tuple[str, str], list[TrailEvent]] = field(default_factory=dict)
+    _trail_failure: Exception | None = None  # LookupEvents failed on the server side (5xx)
     _once: dict[str, Any] = field(default_factory=dict)
 
     def once(self, key: str, compute):
@@ -194,7 +196,8 @@ class AwsTier:
     def client(self, service: str) -> Any:
         """A client of the tier's session (recorded, read-only), one per service."""
         if service not in self._clients:
-            config = CLOUDTRAIL_CONFIG if service == "cloudtrail" else None
+            # Retries ride out CloudTrail's throttling on AWS; a local stand-in answers at once or never.
+            config = (CLOUDTRAIL_CONFIG if not self.endpoint_url else STAND_IN_CONFIG) if service == "cloudtrail" else None
             self._clients[service] = self.session.client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
         return self._clients[service]
@@ -252,6 +255,8 @@ class AwsTier:
         allows 2 requests per second).
         """
         key = (event_name, source)
+        if self._trail_failure is not None:  # the endpoint cannot answer: do not wait for its retries again
+            raise self._trail_failure
         if key not in self._trail:
             client = self.client("cloudtrail")
             events: list[TrailEvent] = []
@@ -260,7 +265,12 @@ class AwsTier:
                 "MaxResults": CLOUDTRAIL_PAGE,
             }
             for _ in range(CLOUDTRAIL_MAX_PAGES):
-                page = client.lookup_events(**kwargs)
+                try:
+                    page = client.lookup_events(**kwargs)
+                except ClientError as error:
+                    if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                        self._trail_failure = error  # a stand-in without LookupEvents (moto): not graded
+                    raise
                 for raw in page.get("Events", []):
                     event = _trail_event(raw)
                     if event is not None and event.source == source:

@@ -23,6 +23,7 @@ from ecslab.facts import (
     CLUSTER,
     LOG_STREAM_PREFIX,
     REGION,
+    WEB_LOG_GROUP,
     WEB_REPOSITORY,
     LabNames,
 )
@@ -135,7 +136,7 @@ def lab_stack_outputs(lab: LabResources) -> dict[str, str]:
         "LoadBalancerSecurityGroup": lab.security_group_id, "LoadBalancerDNS": "ecs-lab-alb.grader.invalid",
         "TargetGroup": f"arn:aws:elasticloadbalancing:{REGION}:{names.account}:targetgroup/ecs-lab-tg/0",
         "S3Bucket": lab.bucket, "WebAppECRRepository": lab.web_repository_uri,
-        "ClassifierECRRepository": lab.classifier_repository_uri, "WebAppLogGroup": "/ecs/ecs-lab/web-app",
+        "ClassifierECRRepository": lab.classifier_repository_uri, "WebAppLogGroup": WEB_LOG_GROUP,
         "ClassifierLogGroup": CLASSIFIER_LOG_GROUP, "ECSTaskExecutionRoleArn": lab.execution_role_arn,
         "WebAppTaskRoleArn": lab.task_role_arn, "ImageClassifierTaskRoleArn": lab.task_role_arn,
     }
