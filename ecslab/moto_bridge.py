@@ -223,6 +223,8 @@ def bridged(launcher: Launcher | None = None,
 
     with ExitStack() as stack:
         stack.callback(_release)
+        # The lab uses no AMI: moto's default ones cost 0.15 s at EC2's first use.
+        stack.enter_context(mock.patch.dict("os.environ", {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}))
         patches = {
             "run_task": run_task, "stop_task": stop_task, "create_service": create_service,
             "update_service": update_service, "delete_service": delete_service, "list_tasks": list_tasks,

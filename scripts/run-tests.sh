@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a warm one: installs the project with its
-# pinned test dependencies, sets up the Docker engine and the local base image (the local
-# tier runs in CI: no Docker there is a failure, not a skip), builds the test model, then
-# runs the project's own tests (which grade the reference, the template and the faulty
-# submissions on every tier that can run here).
+# pinned test dependencies, the sandbox for the student's code (bubblewrap), the Docker
+# engine and the local base image (the local tier runs in CI: no Docker there is a failure,
+# not a skip), builds the test model, then runs the project's own tests (which grade the
+# reference, the template, the faulty and the hostile submissions on every tier that can run
+# here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+bash scripts/setup-sandbox.sh
 eval "$(bash scripts/setup-docker.sh)"
 export ECS_LAB_BASE_IMAGE ECS_LAB_BUILD_NETWORK TESTCONTAINERS_RYUK_DISABLED
 python scripts/build_test_model.py
