@@ -15,7 +15,7 @@ import pytest
 
 from grader.evidence.clock import VirtualClock
 from grader.worker import sandbox
-from grader.worker.process import Worker
+from grader.worker.process import Worker, _descendants, _process_table
 from grader.worker.values import SESSION, Garbage, StudentObject, decode, decode_error, encode
 
 STUDENT = '''
@@ -119,11 +119,21 @@ def test_a_missing_function_and_a_broken_module(worker):
     assert problem.kind == "raised" and problem.error.is_a("SyntaxError") and problem.error.line == 1
 
 
+def _check_processes(worker) -> set[int]:
+    """Live processes of the worker's tree besides bubblewrap's and the zygote (the checks' ones)."""
+    table = _process_table()
+    root = worker._process.pid if worker.mode == "bubblewrap" else worker._zygote.pid
+    return {pid for pid in _descendants(table, root) - worker._keep if table[pid][1] not in "ZX"}
+
+
 def test_an_endless_loop_is_stopped_and_everything_killed(worker):
     with worker.check(VirtualClock()) as child:
+        assert child.call("student:echo", (1,), {}).value == 1
+        assert _check_processes(worker)  # the check's child
         outcome = child.call("student:never", (), {}, time_limit_s=1)
         assert outcome.status == "timeout"
-        assert child.call("student:echo", (1,), {}).status in ("exited", "crashed")  # the child is gone
+        assert child.call("student:echo", (1,), {}).status == "timeout"  # the child is gone: the same answer
+    assert _check_processes(worker) == set()
 
 
 def test_virtual_time_covers_time_datetime_perf_counter_and_event_wait(worker):

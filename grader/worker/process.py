@@ -104,16 +104,16 @@ class CheckProcess:
         self.pid = pid  # in the worker's namespace
         self.clock = clock
         self._buffer = bytearray()
-        self._stop_reason: str | None = None
-        self._dead = False
+        self._stop_reason: Any = None
+        self._death: Outcome | None = None  # how the child ended, for the calls that come after
 
     # --- calls -------------------------------------------------------------------------------
     def call(self, target: str, args: tuple = (), kwargs: dict | None = None, *, keep: str | None = None,
              time_limit_s: float = 30.0) -> Outcome:
         started = time.monotonic()
         out, err = Output(), Output()
-        if self._dead:
-            return Outcome("exited", detail="dead", wall_s=0.0)
+        if self._death is not None:  # the child is gone: the same answer as when it went
+            return Outcome(self._death.status, detail=self._death.detail, reason=self._death.reason)
         request = {"target": target, "args": encode(list(args)), "kwargs": encode(kwargs or {}), "keep": keep}
         try:
             data = json.dumps(request).encode()
@@ -215,7 +215,6 @@ class CheckProcess:
 
     def _ended(self, out: Output, err: Output, started: float) -> Outcome:
         """The control socket closed: the child died. How (exit code, signal) comes from the worker."""
-        self._dead = True
         if self._stop_reason is not None:
             return self._finish(Outcome("stopped", reason=self._stop_reason), out, err, started)
         status = self.worker.exit_status(self.pid)
@@ -229,8 +228,6 @@ class CheckProcess:
         return self._finish(outcome, out, err, started)
 
     def _finish(self, outcome: Outcome, out: Output, err: Output, started: float) -> Outcome:
-        if outcome.status in ("timeout", "endless", "stopped", "garbage"):
-            self._dead = True
         for fd, capture in ((self.out_fd, out), (self.err_fd, err)):  # what is left in the pipes
             while True:
                 ready, _, _ = select.select([fd], [], [], 0)
@@ -242,6 +239,8 @@ class CheckProcess:
         outcome.wall_s = time.monotonic() - started
         if self._stop_reason is not None and outcome.status != "returned":
             outcome.status, outcome.reason = "stopped", self._stop_reason
+        if outcome.status not in ("returned", "raised", "missing"):
+            self._death = outcome
         return outcome
 
     # --- the end ------------------------------------------------------------------------------
@@ -256,7 +255,6 @@ class CheckProcess:
 
     def close(self) -> None:
         self.kill()
-        self._dead = True
         self.worker.forget_session(self.pid)
         for closer in (self.control.close, lambda: os.close(self.out_fd), lambda: os.close(self.err_fd)):
             try:
