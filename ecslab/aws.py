@@ -38,7 +38,7 @@ INVALID_CODES = {
     "AuthFailure",
     "InvalidAccessKeyId",
 }
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
 
 
 def make_session(profile: str | None, region: str, environ: Mapping[str, str] | None = None) -> boto3.Session:

@@ -8,15 +8,13 @@ workers reach it that way: they have no network of their own).
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
 
 from ecslab.facts import ACCOUNT_ID, REGION
+from ecslab.serving import WsgiServers
 
 FAKE_KEY = "testing"
 __all__ = ["ACCOUNT_ID", "FAKE_KEY", "REGION", "MotoServer"]
@@ -31,41 +29,19 @@ class MotoServer:
         self.wrap = wrap
         self.unix_socket = unix_socket
         self.port = 0
-        self._servers: list[Any] = []
-        self._threads: list[threading.Thread] = []
+        self._servers = WsgiServers("moto-server")
 
     def start(self) -> "MotoServer":
         from moto.server import DomainDispatcherApplication, create_backend_app
-        from werkzeug.serving import make_server
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         app: Any = DomainDispatcherApplication(create_backend_app)
         if self.wrap is not None:
             app = self.wrap(app)
-        tcp = make_server(self.bind, 0, app, threaded=True)
-        self.port = tcp.server_address[1]
-        self._servers.append(tcp)
-        if self.unix_socket:
-            unix = make_server(f"unix://{self.unix_socket}", 0, app, threaded=True)
-            os.chmod(self.unix_socket, 0o666)  # the sandboxed worker runs as another user
-            self._servers.append(unix)
-        for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="moto-server",
-                                      daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self.port = self._servers.start(app, self.bind, self.unix_socket)
         return self
 
     def stop(self) -> None:
-        servers, self._servers = self._servers, []
-        for server in servers:
-            server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads = []
-        if self.unix_socket and os.path.exists(self.unix_socket):
-            os.unlink(self.unix_socket)
+        self._servers.stop(self.unix_socket)
 
     close = stop
 

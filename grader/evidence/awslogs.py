@@ -58,3 +58,18 @@ def write_container_output(logs_client, task_arn: str, lines: list[str],
         logs_client.put_log_events(logGroupName=group, logStreamName=stream,
                                    logEvents=events[first:first + 1000])
     return stream
+
+
+def found_result(lines: list[str]) -> dict | None:
+    """The last classification result document among output lines (a JSON object with predictions)."""
+    for line in reversed(lines):
+        text = line.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            document = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and "predictions" in document:
+            return document
+    return None

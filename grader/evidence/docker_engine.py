@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -23,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from ecslab.serving import WsgiServers
 
 API_VERSION = "1.43"
 _VERSIONED = re.compile(r"^/v[0-9.]+(/.*)$")
@@ -75,30 +74,16 @@ class DockerEngine:
         self.unix_socket = unix_socket
         self.state = EngineState()
         self.port = 0
-        self._servers: list[Any] = []
+        self._servers = WsgiServers("docker-engine")
         self._lock = threading.Lock()
 
     # --- life ----------------------------------------------------------------------------
     def start(self) -> "DockerEngine":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        tcp = make_server(self.bind, 0, self.app, threaded=True)
-        self.port = tcp.server_address[1]
-        self._servers.append(tcp)
-        if self.unix_socket:
-            self._servers.append(make_server(f"unix://{self.unix_socket}", 0, self.app, threaded=True))
-            os.chmod(self.unix_socket, 0o666)
-        for server in self._servers:
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="docker-engine",
-                             daemon=True).start()
+        self.port = self._servers.start(self.app, self.bind, self.unix_socket)
         return self
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
-        self._servers = []
-        if self.unix_socket and os.path.exists(self.unix_socket):
-            os.unlink(self.unix_socket)
+        self._servers.stop(self.unix_socket)
 
     def __enter__(self) -> "DockerEngine":
         return self.start()

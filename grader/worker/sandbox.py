@@ -24,8 +24,10 @@ import random
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement
 
@@ -107,6 +109,18 @@ def bubblewrap() -> str | None:
 
 def mode() -> str:
     return "bubblewrap" if bubblewrap() else "process"
+
+
+def unix_sockets(stack: Any) -> Callable[[str], str | None]:
+    """Paths for the Unix sockets the scorer's servers also listen on, for the sandboxed worker
+    (None outside the sandbox: the worker then reaches them on TCP). The folder goes with `stack`."""
+    if mode() != "bubblewrap":
+        return lambda name: None
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ecs-lab-endpoints-"))
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    return lambda name: str(folder / f"{name}.sock")
 
 
 def _unprivileged_uid(sandboxed: bool) -> int | None:

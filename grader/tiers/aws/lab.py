@@ -39,6 +39,7 @@ from ecslab.facts import (  # noqa: F401 - the lab's names, read by the aws chec
     LabNames,
 )
 from ecslab.facts import WEB_SERVICE as SERVICE
+from grader.evidence.awslogs import found_result as result_document  # noqa: F401 - read by the aws checks
 from grader.feedback import Text
 from grader.tiers.aws.world import AwsTier
 
@@ -320,21 +321,6 @@ def recent_streams(tier: AwsTier, group: str, prefix: str, limit: int = 5) -> li
             return []
         raise
     return sorted(found, key=lambda s: s.get("lastEventTimestamp") or s.get("creationTime") or 0, reverse=True)[:limit]
-
-
-def result_document(lines: list[str]) -> dict | None:
-    """The last classification result document among the lines (JSON with predictions)."""
-    for line in reversed(lines):
-        text = line.strip()
-        if not text.startswith("{"):
-            continue
-        try:
-            document = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(document, dict) and "predictions" in document:
-            return document
-    return None
 
 
 def result_problems(document: Any, lang: str = "fr") -> list[str]:

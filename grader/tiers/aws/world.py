@@ -37,6 +37,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
+from ecslab.aws import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from grader.tiers.aws.readonly import ReadOnlyRecorder
 from grader.feedback import Text
 
@@ -49,10 +50,6 @@ SECRET_MASK = "********"
 # Access key IDs look like this; never shown, whoever's they are.
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
-EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-INVALID_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
-                 "AuthFailure", "InvalidAccessKeyId"}
 # CloudTrail answers LookupEvents at 2 requests per second per account: retry when throttled.
 CLOUDTRAIL_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 STAND_IN_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from grader.evidence.awslogs import found_result
 
 CONTAINER_TIME_LIMIT_S = 90
 
@@ -22,16 +23,7 @@ class ContainerRun:
 
     def result_document(self) -> dict | None:
         """The last line of stdout that is a JSON object with predictions."""
-        for line in reversed(self.stdout.strip().splitlines()):
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    document = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(document, dict) and "predictions" in document:
-                    return document
-        return None
+        return found_result(self.stdout.splitlines())
 
 
 def run_container(ecs: Any, image: str, command: list[str], *, environment: dict[str, str] | None = None,

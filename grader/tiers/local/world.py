@@ -13,12 +13,9 @@ timed-out check or Ctrl-C.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 from unittest import mock
 
@@ -95,18 +92,10 @@ class LocalWorld:
 
         stack = self._stack
         try:
-            sockets = Path(tempfile.mkdtemp(prefix="ecs-lab-endpoints-"))
-            stack.callback(shutil.rmtree, sockets, ignore_errors=True)
-            sandboxed = sandbox.mode() == "bubblewrap"
-
-            def wrap(app: Any) -> AwsRequests:
-                self.requests = AwsRequests(app)
-                return self.requests
-
             settings = RunSettings(task_time_limit_s=180, stop_timeout_s=5, health_check_interval_cap_s=2)
             self.ecs = stack.enter_context(LocalEcs(
-                self.docker, region=REGION, settings=settings, moto_wrap=wrap,
-                moto_unix_socket=str(sockets / "aws.sock") if sandboxed else None))
+                self.docker, region=REGION, settings=settings, moto_wrap=self._record,
+                moto_unix_socket=sandbox.unix_sockets(stack)("aws")))
             # The scorer's own boto3 (the lab's deploy helper) reaches the local ECS's moto server.
             stack.enter_context(mock.patch.dict(os.environ, {
                 **self.ecs.environment(), "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}))
@@ -139,6 +128,11 @@ class LocalWorld:
         if self.requests is not None:
             self.requests.scenario = None
         self._stack.close()
+
+    def _record(self, app: Any) -> AwsRequests:
+        """moto's application, behind the record of the student's requests."""
+        self.requests = AwsRequests(app)
+        return self.requests
 
     def reset(self) -> Account:
         """A new record for one check (the local ECS keeps its state: tasks take seconds to run)."""

@@ -11,13 +11,10 @@ and the student's worker; :meth:`OfflineWorld.reset` gives each check a clean ac
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -83,17 +80,10 @@ class OfflineWorld:
             stack.enter_context(moto_bridge.shared_models())
             stack.enter_context(mock_aws())
             stack.enter_context(moto_bridge.bridged())
-            sockets = Path(tempfile.mkdtemp(prefix="ecs-lab-endpoints-"))
-            stack.callback(shutil.rmtree, sockets, ignore_errors=True)
-            sandboxed = sandbox.mode() == "bubblewrap"
-
-            def wrap(app: Any) -> AwsRequests:
-                self.requests = AwsRequests(app)
-                return self.requests
-
-            moto = MotoServer(wrap=wrap, unix_socket=str(sockets / "aws.sock") if sandboxed else None).start()
+            socket = sandbox.unix_sockets(stack)
+            moto = MotoServer(wrap=self._record, unix_socket=socket("aws")).start()
             stack.callback(moto.stop)
-            self.engine = DockerEngine(unix_socket=str(sockets / "docker.sock") if sandboxed else None).start()
+            self.engine = DockerEngine(unix_socket=socket("docker")).start()
             stack.callback(self.engine.stop)
             self._worker = Worker(
                 self.submission.files, region=REGION, clock="virtual",
@@ -111,6 +101,11 @@ class OfflineWorld:
             stack.close()
             raise
         return self
+
+    def _record(self, app: Any) -> AwsRequests:
+        """moto's application, behind the record of the student's requests."""
+        self.requests = AwsRequests(app)
+        return self.requests
 
     def _start_worker(self) -> None:
         try:
