@@ -276,7 +276,8 @@ def record_flags(config: pytest.Config, flags: list[str]) -> None:
     state.flags += [f for f in flags if f not in state.flags]
 
 
-def record_protections(config: pytest.Config, mode: str, protections: list[Text]) -> None:
+def record_protections(config: pytest.Config, protections: list[Text]) -> None:
+    """How the student's code was run (sandbox or not, limits), said once in the reports."""
     state = config.stash[grading_key]
     if not state.protections:
         state.protections = [p(state.lang) for p in protections]

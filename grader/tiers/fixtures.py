@@ -37,7 +37,7 @@ def student(pytestconfig: pytest.Config, world, account) -> Iterator[Student]:
         fail("Votre code rend son processus inutilisable dès l'import (il s'arrête ou ne répond plus à chaque "
              "démarrage).", "Your code makes its process unusable from the import on (it ends or stops "
              "answering at every start).")
-    record_protections(pytestconfig, worker.mode, worker.protections)
+    record_protections(pytestconfig, worker.protections)
 
     def attach(process) -> None:
         if account.requests is not None:

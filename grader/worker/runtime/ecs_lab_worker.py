@@ -180,7 +180,8 @@ class VirtualClock:
         self.channel: socket.socket | None = None  # the check's control socket, once forked
         self.lock = threading.Lock()
         self.start = time.time()
-        self.now = 0.0
+        self.now = 0.0  # virtual seconds since the worker started
+        self.base = 0.0  # where the check's clock (the scorer's, from 0) starts: time never goes back
         self.import_limit_s = 600.0
         self.traveller = time_machine.travel(self.start, tick=False).start()
 
@@ -196,7 +197,7 @@ class VirtualClock:
                 return
             send(self.channel, {"op": "sleep", "seconds": seconds})
             answer = recv(self.channel)
-            self._advance(float(answer["now"]))
+            self._advance(self.base + float(answer["now"]))
 
     def _advance(self, now: float) -> None:
         self.traveller.shift(now - self.now)
@@ -403,7 +404,7 @@ def flush_output() -> None:
 def run_check(channel: socket.socket) -> None:
     handles: dict = {}
     if CLOCK is not None:
-        CLOCK.channel = channel
+        CLOCK.channel, CLOCK.base = channel, CLOCK.now
     while True:
         try:
             request = recv(channel)
@@ -424,11 +425,14 @@ def run_check(channel: socket.socket) -> None:
             except BaseException as error:  # noqa: BLE001 - everything the student raises is judged
                 answer.update(status="raised", error=describe(error))
             else:
-                if request.get("keep"):
-                    handles[request["keep"]] = value
-                    answer.update(status="returned", value={"$object": type(value).__name__, "repr": ""})
-                else:
-                    answer.update(status="returned", value=plain(value))
+                try:
+                    if request.get("keep"):
+                        handles[request["keep"]] = value
+                        answer.update(status="returned", value={"$object": type(value).__name__, "repr": ""})
+                    else:
+                        answer.update(status="returned", value=plain(value))
+                except BaseException:  # noqa: BLE001 - a value that cannot even be described
+                    answer.update(status="returned", value={"$object": "?", "repr": ""})
         flush_output()
         answer["flags"] = FLAGS[:20]
         try:
@@ -442,7 +446,6 @@ class Zygote:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.importing: str | None = None
-        self.statuses: dict[int, int] = {}
 
     def send(self, message: dict, fds: list[int] | None = None) -> None:
         data = _dumps(message, default=repr).encode()
