@@ -61,7 +61,7 @@ def main() -> None:
         grade(tree, submissions[0])
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores); baseline {args.baseline}; {args.runs} runs each,"
           " interleaved")
-    print(f"| submission | before: median (min-max) | after: median (min-max) | after / before |")
+    print("| submission | before: median (min-max) | after: median (min-max) | after / before |")
     print("| --- | --- | --- | --- |")
     for submission in submissions:
         times: dict[str, list[float]] = {name: [] for name in trees}

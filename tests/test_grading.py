@@ -13,9 +13,8 @@ pytest-xdist workers (`-n 2`), so each is graded once.
 from __future__ import annotations
 
 import pytest
-from grading_support import (  # noqa: F401 - fixtures
+from grading_support import (
     ROOT,
-    ALL_IDS,
     CATALOGUE,
     OFFLINE,
     TODOS,
@@ -24,12 +23,7 @@ from grading_support import (  # noqa: F401 - fixtures
     assert_complete,
     feedback,
     grade,
-    gradescope_schema,
-    graded_once,
     offline_marks,
-    reference,
-    shared_dir,
-    template,
 )
 from submissions.faults import (
     ALTERNATIVES,

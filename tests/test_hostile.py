@@ -16,17 +16,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from grading_support import (  # noqa: F401 - fixtures
+from grading_support import (
     OFFLINE,
     ROOT,
     Graded,
     assert_complete,
     feedback,
-    gradescope_schema,
-    graded_once,
     offline_marks,
-    shared_dir,
-    template,
 )
 from submissions.hostile import HOSTILE, Hostile, materialise
 

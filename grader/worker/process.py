@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,7 +381,8 @@ class Worker:
         ours.settimeout(START_TIME_LIMIT_S)
         try:
             ours.send(json.dumps(plan.settings).encode())
-            ready = self._receive()
+            if self._receive().get("op") != "ready":
+                raise ValueError("the worker's first message is not its readiness")
         except (OSError, ValueError, EOFError) as error:
             tail = (self._private / "worker.log").read_bytes()[-1500:].decode("utf-8", "replace")
             self._shutdown()
