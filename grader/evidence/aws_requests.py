@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 STUDENT_KEY = "AKIASTUDENTWORKER000"
+MAX_RECORDED_PARAMS = 256 * 1024  # bytes of a request's body kept in the record (the lab's requests are small)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/[^/]+/([^/]+)/([^/]+)/")
 MAX_BODY = 8 * 1024 * 1024
 
@@ -94,6 +95,9 @@ class AwsRequests:
         self.scenario: Scenario | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            # moto's own controls (reset, state manager, seed, dashboard) belong to the scorer alone.
+            return _json_response(start_response, 403, {"__type": "AccessDenied", "message": "moto-api is closed"})
         scenario = self.scenario
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -176,7 +180,7 @@ def _parse(environ: dict, body: bytes) -> ApiCall:
     if target:
         operation = target.rsplit(".", 1)[-1]
         try:
-            loaded = json.loads(body or b"{}")
+            loaded = json.loads(body or b"{}") if len(body) <= MAX_RECORDED_PARAMS else {"$bytes": len(body)}
             params = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             params = {}

@@ -297,6 +297,26 @@ HOSTILE: tuple[Hostile, ...] = (
             except Exception:
                 pass
             """, flagged=True),
+    Hostile("moto_admin_api", "Calls moto's own control API (reset, state manager) to upset the grader's scenarios.",
+            base="reference", at_import="""
+            import os, urllib.request
+            def _moto(path, data=b"{{}}"):
+                try:
+                    urllib.request.urlopen(urllib.request.Request(os.environ["AWS_ENDPOINT_URL"] + path, data=data),
+                                           timeout=2).read()
+                except Exception:
+                    pass
+            _moto("/moto-api/reset")
+            _moto("/moto-api/state-manager/set-transition",
+                  b'{{"model_name": "ecs::task", "transition": {{"progression": "immediate"}}}}')
+            """,
+            replace=((OPS, f"{OPS_CLASS}.monitor_task",
+                      "def monitor_task(self, cluster_name, task_arn, poll_interval=30.0, timeout=900.0):\n"
+                      "    import os, urllib.request\n"
+                      "    urllib.request.urlopen(urllib.request.Request(os.environ['AWS_ENDPOINT_URL'] + "
+                      "'/moto-api/reset', data=b'{}'), timeout=2)\n"
+                      "    return {'taskArn': task_arn, 'lastStatus': 'STOPPED'}\n"),),
+            loses=frozenset({"task_monitoring", "main_runs"})),
     Hostile("forge_worker_answers", "Writes fake answers on the worker's control socket.", push="""
             import json, os, socket, struct
             fake = json.dumps({{"op": "answer", "status": "returned", "value": repository_uri + ":" + tag,
