@@ -66,7 +66,7 @@ class Output:
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", "replace")
-        return text + (f"\n[… {self.dropped} octets de plus]" if self.dropped else "")
+        return text + (f"\n[… {self.dropped} octets de plus / {self.dropped} more bytes]" if self.dropped else "")
 
 
 @dataclass
