@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -347,5 +347,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write(render_terminal_summary(state.report, state.report_paths))
 
 
-__all__ = ["GradingState", "asdict", "grading_key", "record_flags", "record_note", "record_protections",
+__all__ = ["GradingState", "grading_key", "record_flags", "record_note", "record_protections",
            "record_tier_unavailable"]

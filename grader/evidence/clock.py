@@ -12,8 +12,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from grader.feedback import Text
-
 
 @dataclass
 class VirtualClock:
@@ -31,7 +29,3 @@ class VirtualClock:
 
     def describe_limit(self) -> str:
         return f"{self.limit_s:g}"
-
-    def limit_text(self) -> Text:
-        hours = self.limit_s / 3600
-        return Text(f"{hours:g} h de temps virtuel", f"{hours:g} h of virtual time")

@@ -85,10 +85,6 @@ class Outcome:
     flags: list[str] = field(default_factory=list)
 
     @property
-    def returned(self) -> bool:
-        return self.status == "returned"
-
-    @property
     def output(self) -> str:
         return (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
 
@@ -549,12 +545,6 @@ class Worker:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-        if self._zygote is not None:
-            try:
-                for leftover in self._zygote.children(recursive=True):
-                    leftover.kill()
-            except psutil.Error:
-                pass
         self._zygote = None
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
