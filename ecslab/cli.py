@@ -3,7 +3,8 @@
     ecs-lab [--profile aws-labs] [--region eu-west-1] [--lang fr|en] COMMAND ...
 
 Commands: default-vpc, deploy, update-task-definitions, build web|classifier, push web|classifier,
-run-classifier, cleanup-step8, cleanup. Every expected failure is printed as
+run-classifier, cleanup-step8, cleanup; for instructors (grader/commands.py): grade,
+gradescope-bundle, classroom. Every expected failure is printed as
 one message (French by default) with a non-zero exit code, never a traceback
 (set ``ECSLAB_DEBUG=1`` to get the traceback while developing).
 """
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cleanup", parents=[common], help="supprimer toutes les ressources du lab")
     p.set_defaults(handler=cmd_cleanup)
+
+    from grader.commands import register  # the instructor's commands (grade, gradescope-bundle...)
+
+    register(sub, common)
     return parser
 
 

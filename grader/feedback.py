@@ -7,6 +7,7 @@ language and appends the handout step to re-read, taken from the catalogue.
 from __future__ import annotations
 
 import reprlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,9 @@ class CheckFailed(AssertionError):
     hint: Text | None = None
     has_expected: bool = field(default=False, repr=False)
     has_seen: bool = field(default=False, repr=False)
+    # What kind of failure this is, the same for every submission (the class report groups by
+    # it): the place in the checks that raised it, unless the caller names it.
+    key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         AssertionError.__init__(self, self.render("en"))
@@ -79,7 +83,7 @@ _MISSING = object()
 
 
 def fail(fr: str, en: str, *, expected: Any = _MISSING, seen: Any = _MISSING,
-         hint: Text | None = None) -> None:
+         hint: Text | None = None, key: str | None = None) -> None:
     """Fail the current check with feedback in both languages."""
     raise CheckFailed(
         Text(fr, en),
@@ -88,11 +92,23 @@ def fail(fr: str, en: str, *, expected: Any = _MISSING, seen: Any = _MISSING,
         hint=hint,
         has_expected=expected is not _MISSING,
         has_seen=seen is not _MISSING,
+        key=key or _call_site(),
     )
 
 
 def expect(condition: Any, fr: str, en: str, *, expected: Any = _MISSING, seen: Any = _MISSING,
-           hint: Text | None = None) -> None:
+           hint: Text | None = None, key: str | None = None) -> None:
     """Fail the current check unless `condition` holds."""
     if not condition:
-        fail(fr, en, expected=expected, seen=seen, hint=hint)
+        fail(fr, en, expected=expected, seen=seen, hint=hint, key=key or _call_site())
+
+
+def _call_site() -> str:
+    """`module.function:line` of the first caller outside this module: one key per message."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    if frame is None:
+        return "unknown"
+    module = frame.f_globals.get("__name__", "?").rsplit(".", 1)[-1]
+    return f"{module}.{frame.f_code.co_name}:{frame.f_lineno}"

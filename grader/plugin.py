@@ -187,7 +187,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     error = call.excinfo.value if call.excinfo is not None else None
     if report.failed and isinstance(error, CheckFailed) and report.when in ("setup", "call"):
         if result["outcome"] != "failed":
-            result["outcome"], result["message"] = "failed", error.render(state.lang)
+            result["outcome"], result["message"], result["key"] = "failed", error.render(state.lang), error.key
     elif report.failed:
         # Not a verdict on the student's work: the grader itself failed (its set-up, an emulator
         # gap, its own time limit...). The check is not graded, with the reason.

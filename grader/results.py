@@ -20,6 +20,7 @@ class CheckResult:
     weight: float = 1.0
     message: str = ""  # feedback (failed) or reason (skipped), already in the run's language
     duration_s: float = 0.0
+    key: str = ""  # failed: what kind of failure, the same for every submission (grader.feedback)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from grader.feedback import Text, fail
 from grader.worker.process import ImportProblem, Outcome, Worker, WorkerFailure
 from grader.worker.values import StudentError
 
-__all__ = ["Handle", "Outcome", "Student", "StudentError", "failure_text", "import_problem_text"]
+__all__ = ["Handle", "Outcome", "Student", "StudentError", "failure_key", "failure_text", "import_problem_text"]
 
 
 class Student:
@@ -61,7 +61,7 @@ class Student:
         problem = self.worker.module_problem(name)
         if problem is not None:
             text = import_problem_text(f"{name}.py", problem)
-            fail(text.fr, text.en)
+            fail(text.fr, text.en, key=f"student.import.{name}.{problem.kind}")
         return Handle(self, f"{name}:", name)
 
     def new(self, handle: str, module: str, attribute: str, *args: Any, **kwargs: Any) -> "Handle":
@@ -135,7 +135,16 @@ def expect_returned(outcome: Outcome, what: str) -> None:
 
 def fail_with(outcome: Outcome, what: str) -> None:
     text = failure_text(outcome, what)
-    fail(text.fr, text.en)
+    fail(text.fr, text.en, key=failure_key(outcome, what))
+
+
+def failure_key(outcome: Outcome, what: str) -> str:
+    """The same for every submission whose `what` failed the same way (`ops.monitor_task.raised.ClientError`)."""
+    kind = outcome.status
+    if kind == "raised" and outcome.error is not None:
+        name = "".join(c for c in outcome.error.type_name if c.isalnum() or c == "_")[:60]
+        kind += "." + (name or "exception")
+    return f"student.{what}.{kind}"
 
 
 def failure_text(outcome: Outcome, what: str) -> Text:

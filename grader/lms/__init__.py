@@ -1,0 +1,1 @@
+"""Handing the grader to learning platforms: Gradescope's autograder, GitHub Classroom."""
