@@ -84,6 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="aws tier: hide the account ID in feedback and reports (or ECS_LAB_MASK_ACCOUNT=1)")
     group.addoption("--fail-under", type=float, default=None, metavar="POINTS",
                     help="exit with status 1 when the score is below POINTS (for CI gates)")
+    from grader.lms.gradescope import BONUS_POLICIES, DEFAULT_POLICY, UNGRADED_POLICIES
+
+    group.addoption("--gradescope-ungraded", choices=UNGRADED_POLICIES, default=DEFAULT_POLICY.ungraded,
+                    help="results.json: checkpoints this tier cannot verify are left out of the maximum "
+                         "(exclude, default) or counted as 0 (zero)")
+    group.addoption("--gradescope-bonus", choices=BONUS_POLICIES, default=DEFAULT_POLICY.bonus,
+                    help="results.json: bonus points added on top (count, default) or shown only (ignore)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -290,6 +297,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if hasattr(session.config, "workerinput"):
         return  # a pytest-xdist worker: the controller writes the reports
+    from grader.lms.gradescope import Policy
     from grader.reports import write_reports
     from grader.results import CheckResult, build_report
 
@@ -310,7 +318,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         protections=state.protections,
         selection=state.selection,
     )
-    state.report_paths = write_reports(state.report, state.report_dir)
+    policy = Policy(ungraded=session.config.getoption("gradescope_ungraded"),
+                    bonus=session.config.getoption("gradescope_bonus"))
+    state.report_paths = write_reports(state.report, state.report_dir, policy)
     # Failed checks are the student's grade, not a failure of the run: exit 0 once the
     # report is written, unless --fail-under asks for a gate.
     threshold = session.config.getoption("fail_under")

@@ -8,7 +8,9 @@ from pathlib import Path
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
 from grader import i18n
-from grader.results import NOT_GRADED, GradeReport
+from grader.lms import gradescope
+from grader.lms.gradescope import DEFAULT_POLICY, Policy
+from grader.results import GradeReport
 
 REPORT_FILES = {
     "html": "report.html",
@@ -55,35 +57,9 @@ def render_json(report: GradeReport) -> str:
     return json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
 
-def gradescope_results(report: GradeReport) -> dict:
-    """Gradescope's autograder results.json (bonus points may exceed max_score)."""
-    tests = []
-    for number, checkpoint in enumerate(report.checkpoints, start=1):
-        graded = checkpoint.status != NOT_GRADED
-        lines = list(checkpoint.feedback)
-        if checkpoint.feedback:
-            lines.append(i18n.reread_step(checkpoint.step, report.lang))
-        if not graded:
-            lines = [f"{i18n.status(NOT_GRADED, report.lang)}{i18n.colon(report.lang)}{checkpoint.reason}"]
-        test = {
-            "name": f"{checkpoint.title} ({checkpoint.id})",
-            "number": str(number),
-            "score": checkpoint.score,
-            "max_score": checkpoint.max_points if graded else 0,
-            "output": "\n".join(lines),
-            "visibility": "visible",
-        }
-        if graded:  # a checkpoint that could not be graded is neither passed nor failed
-            test["status"] = "passed" if checkpoint.status == "passed" else "failed"
-        tests.append(test)
-    return {
-        "score": round(report.score + report.bonus_score, 2),
-        "max_score": report.max_score,
-        "execution_time": round(report.duration_s, 2),
-        "output": _summary_line(report),
-        "visibility": "visible",
-        "tests": tests,
-    }
+def gradescope_results(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> dict:
+    """Gradescope's autograder results.json, under the instructor's policy (grader.lms.gradescope)."""
+    return gradescope.results(report, policy)
 
 
 def _summary_line(report: GradeReport) -> str:
@@ -94,7 +70,8 @@ def _summary_line(report: GradeReport) -> str:
             f"bonus {report.bonus_score:g}/{report.bonus_max:g} ; tiers : {', '.join(report.tiers)}.")
 
 
-def write_reports(report: GradeReport, report_dir: Path) -> dict[str, Path]:
+def write_reports(report: GradeReport, report_dir: Path,
+                  gradescope_policy: Policy = DEFAULT_POLICY) -> dict[str, Path]:
     """Write the four reports, each atomically (a temporary file renamed over the old one)."""
     preload()
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +79,7 @@ def write_reports(report: GradeReport, report_dir: Path) -> dict[str, Path]:
         "html": render_html(report),
         "markdown": render_markdown(report),
         "json": render_json(report),
-        "gradescope": json.dumps(gradescope_results(report), ensure_ascii=False, indent=2) + "\n",
+        "gradescope": json.dumps(gradescope_results(report, gradescope_policy), ensure_ascii=False, indent=2) + "\n",
     }
     paths = {}
     for kind, text in contents.items():

@@ -163,16 +163,26 @@ def assert_complete(graded: Graded, schema: dict) -> None:
         assert not missing, f"{name} does not mention {missing}"
     report = graded.report
     assert [c["id"] for c in report["checkpoints"]] == ALL_IDS
+    # Gradescope, default policy (grader/lms/gradescope.py): what this tier cannot verify is left out
+    # of the maximum, the bonus counts on top.
     results = graded.results
     assert len(results["tests"]) == len(ALL_IDS)
+    assert results["extra_data"]["policy"] == {"ungraded": "exclude", "bonus": "count"}
     assert results["score"] == pytest.approx(report["score"] + report["bonus_score"])
+    assert results["max_score"] == pytest.approx(report["graded_max"])
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(report["graded_max"])
+    assert results["output_format"] == "md" and results["stdout_visibility"] == "hidden"
+    if report["lang"] == "fr":
+        assert f"noté sur {report['graded_max']:g} points vérifiables ici" in results["output"], results["output"]
     for checkpoint, test in zip(report["checkpoints"], results["tests"]):
-        assert checkpoint["id"] in test["name"]
+        assert checkpoint["id"] in test["name"] and test["tags"] == [checkpoint["part"]]
         assert test["score"] == pytest.approx(checkpoint["score"])
         if checkpoint["status"] == "not_graded":  # neither passed nor failed: no status, no points at stake
             assert "status" not in test and test["max_score"] == 0, test
+            assert checkpoint["reason"] in test["output"].replace("\\", ""), test
         else:
             assert test["status"] == ("passed" if checkpoint["status"] == "passed" else "failed"), test
+            assert test["max_score"] == (0 if checkpoint["bonus"] else checkpoint["max_points"]), test
     for checkpoint in report["checkpoints"]:
         if checkpoint["id"] not in OFFLINE:
             assert checkpoint["status"] == "not_graded" and checkpoint["reason"], checkpoint
