@@ -207,6 +207,16 @@ def _signal_text(name: str) -> Text:
     return known.get(name, Text(name, name))
 
 
+def _signal_of_status(detail: Any) -> str:
+    """The signal's name when an exit status says "killed by a signal" (128 + its number)."""
+    import signal
+
+    try:
+        return signal.Signals(int(detail) - 128).name if 128 < int(detail) < 128 + 65 else ""
+    except (TypeError, ValueError):
+        return ""
+
+
 def import_problem_text(file: str, problem: ImportProblem) -> Text:
     """`file` cannot be used: why, and that it comes first."""
     kind = problem.kind
@@ -231,6 +241,11 @@ def import_problem_text(file: str, problem: ImportProblem) -> Text:
                       "du module ?)",
                       "the import does not finish in 600 s of virtual time (an endless loop or a wait at module "
                       "level?)")
+    elif kind == "exited" and _signal_of_status(problem.detail):
+        # bubblewrap reports a child killed by a signal as the status 128 + the signal's number
+        signal_text = _signal_text(_signal_of_status(problem.detail))
+        detail = Text(f"l'import a fait planter le processus ({signal_text.fr})",
+                      f"the import crashed the process ({signal_text.en})")
     elif kind == "exited":
         detail = Text(f"l'import a arrêté le processus (os._exit({problem.detail}) ?) avant sa fin",
                       f"the import ended the process (os._exit({problem.detail})?) before it finished")

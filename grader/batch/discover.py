@@ -63,8 +63,8 @@ class Staged:
 # --- The class: which paths are submissions ---------------------------------------------------
 
 
-def discover(paths: Iterable[Path]) -> list[Source]:
-    """The submissions under `paths`, each with an id unique in the batch (in a stable order)."""
+def discover(paths: Iterable[Path], reserved: Iterable[str] = ()) -> list[Source]:
+    """The submissions under `paths`, each with an id unique in the batch and not `reserved`."""
     sources: list[Source] = []
     for path in paths:
         if path.is_file():
@@ -73,7 +73,7 @@ def discover(paths: Iterable[Path]) -> list[Source]:
             sources += [Source("", child, "zip" if child.is_file() else "folder") for child in _children(path)]
         else:
             sources.append(Source("", path, "folder"))
-    taken: set[str] = set()
+    taken = set(reserved)
     for source in sources:
         source.id = _unique(_safe_id(source.path.stem if source.kind == "zip" else source.path.name), taken)
     return sources

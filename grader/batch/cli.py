@@ -1,0 +1,296 @@
+"""``ecs-lab grade``: a class graded in one command (arguments: grader/commands.py).
+
+    find the submissions (grader.batch.discover) → stage their files → reuse the rows whose
+    files and settings did not change → grade the others, N at a time (grader.batch.runner)
+    → OUT/batch.json after every submission → grades.csv → class-report.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from grader.batch import discover as finding
+from grader.batch.gradebook import GRADES_FILE, write_gradebook
+from grader.batch.model import (
+    BAD_ARCHIVE,
+    BATCH_FILE,
+    GRADED,
+    GRADER_ERROR,
+    MISSING_FILES,
+    STAGING_DIR,
+    TIMEOUT,
+    Batch,
+    Row,
+    read_batch,
+    status_label,
+    write_batch,
+)
+from grader.batch.runner import PROJECT, Finished, Job, run_jobs, warm_up
+from grader.feedback import Text
+
+CLASS_REPORT = "class-report.html"
+LOG_FILE = "grading.log"
+DEFAULT_TIMEOUT_S = {"offline": 180.0, "local": 1800.0, "aws": 900.0, "all": 2700.0}
+# What the grade depends on besides the submission's files: the grader's own sources.
+FINGERPRINTED = ("grader", "checks", "ecslab", "conftest.py", "pyproject.toml")
+FINGERPRINT_SUFFIXES = {".py", ".yaml", ".yml", ".j2", ".json", ".toml"}
+
+
+class BatchError(Exception):
+    """Bad input: said in one sentence, exit status 2."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
+
+
+def run(args: argparse.Namespace, lang: str) -> int:
+    try:
+        return grade_class(args, lang)
+    except BatchError as error:
+        print(f"{'Error' if lang == 'en' else 'Erreur'}{': ' if lang == 'en' else ' : '}{error.text(lang)}",
+              file=sys.stderr)
+        return 2
+
+
+def grade_class(args: argparse.Namespace, lang: str) -> int:
+    started = time.monotonic()
+    out: Path = args.out.resolve()
+    submissions = [p.resolve() for p in args.submissions]
+    _check_input(submissions, out, args)
+    sources = finding.discover(submissions, reserved={BATCH_FILE, GRADES_FILE, CLASS_REPORT, STAGING_DIR})
+    if not sources:
+        raise BatchError(Text("aucun rendu trouvé dans " + ", ".join(map(str, submissions)) + ".",
+                              "no submission found in " + ", ".join(map(str, submissions)) + "."))
+    regrade = set(args.regrade)
+    unknown = regrade - {s.id for s in sources} - {"all"}
+    if unknown:
+        raise BatchError(Text(
+            f"--regrade : identifiant(s) inconnu(s) : {', '.join(sorted(unknown))} (connus : "
+            f"{', '.join(s.id for s in sources[:20])}{'…' if len(sources) > 20 else ''}).",
+            f"--regrade: unknown id(s): {', '.join(sorted(unknown))} (known: "
+            f"{', '.join(s.id for s in sources[:20])}{'...' if len(sources) > 20 else ''})."))
+
+    timeout = args.timeout or DEFAULT_TIMEOUT_S[args.tier]
+    settings = {"tier": args.tier, "lang": lang, "grader": grader_fingerprint()}
+    out.mkdir(parents=True, exist_ok=True)
+    previous = read_batch(out)
+    batch = Batch(tier=args.tier, lang=lang, generated_at=_now(), settings=settings)
+    jobs: list[Job] = []
+    for source in sources:
+        row, job = _prepare(source, out, settings, timeout, previous, forced="all" in regrade or source.id in regrade,
+                            tier=args.tier, lang=lang)
+        batch.rows.append(row)
+        if job is not None:
+            jobs.append(job)
+    write_batch(batch, out)
+
+    _say(lang, Text(f"{len(sources)} rendu(s) ; {len(jobs)} à noter, {len(sources) - len(jobs)} repris ou sans "
+                    f"fichiers ; {min(args.jobs, max(len(jobs), 1))} à la fois, limite {timeout:g} s chacun.",
+                    f"{len(sources)} submission(s); {len(jobs)} to grade, {len(sources) - len(jobs)} reused or "
+                    f"without files; {min(args.jobs, max(len(jobs), 1))} at a time, {timeout:g} s limit each."))
+    if jobs:
+        warm_up()
+        progress = _progress(len(jobs), lang, disabled=args.no_progress)
+        rows = {row.id: row for row in batch.rows}
+
+        def finished(result: Finished) -> None:
+            row = rows[result.job.id]
+            _record(row, result, out, lang)
+            write_batch(batch, out)  # after every submission: an interruption loses nothing graded
+            if row.status != GRADED:
+                progress.write(f"{row.id} : {status_label(row.status, lang)} — {row.reason}")
+            progress.update(1)
+
+        try:
+            run_jobs(jobs, parallel=args.jobs, on_finished=finished)
+        except KeyboardInterrupt:
+            progress.close()
+            _say(lang, Text(f"Interrompu : les rendus déjà notés sont dans {out / BATCH_FILE} ; relancez la même "
+                            "commande pour finir.",
+                            f"Interrupted: the submissions already graded are in {out / BATCH_FILE}; run the same "
+                            "command again to finish."))
+            return 130
+        progress.close()
+
+    batch.duration_s = round(time.monotonic() - started, 2)
+    write_batch(batch, out)
+    gradebook = write_gradebook(batch, out)
+    report = _class_report(batch, out, lang)
+    _summary(batch, gradebook, report, lang)
+    return 0
+
+
+def _check_input(submissions: list[Path], out: Path, args: argparse.Namespace) -> None:
+    for path in submissions:
+        if not path.exists():
+            raise BatchError(Text(f"{path} n'existe pas.", f"{path} does not exist."))
+        if path.is_file() and path.suffix.lower() != ".zip":
+            raise BatchError(Text(f"{path} n'est ni un dossier ni un fichier .zip.",
+                                  f"{path} is neither a folder nor a .zip file."))
+        if path.is_dir() and (out == path or path in out.parents):
+            raise BatchError(Text(f"--out {out} est dans le rendu {path} : choisissez un dossier à part.",
+                                  f"--out {out} is inside the submission {path}: choose a folder of its own."))
+    if args.jobs < 1:
+        raise BatchError(Text("-j doit être au moins 1.", "-j must be at least 1."))
+    if args.timeout is not None and args.timeout <= 0:
+        raise BatchError(Text("--timeout doit être positif.", "--timeout must be positive."))
+
+
+def grader_fingerprint() -> str:
+    """A hash of the grader's sources: a new grader regrades everything."""
+    digest = hashlib.sha256()
+    for name in FINGERPRINTED:
+        root = PROJECT / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in FINGERPRINT_SUFFIXES
+                                                       and "__pycache__" not in p.parts)
+        for path in files:
+            digest.update(path.relative_to(PROJECT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# --- One submission ---------------------------------------------------------------------------------
+
+
+def _prepare(source: finding.Source, out: Path, settings: dict, timeout: float, previous: Batch | None, *,
+             forced: bool, tier: str, lang: str) -> tuple[Row, Job | None]:
+    """The submission's row; and its job, unless it has nothing to grade or its grade is reused."""
+    row = Row(id=source.id, source=str(source.path), staged=f"{STAGING_DIR}/{source.id}", timeout_s=timeout)
+    try:
+        staged = finding.stage(source, out / row.staged)
+    except finding.ArchiveError as error:
+        row.status = BAD_ARCHIVE
+        row.reason = Text(f"Archive illisible ({error}).", f"Unreadable archive ({error}).")(lang)
+        return row, None
+    row.files = staged.files
+    row.digest = hashlib.sha256(f"{staged.digest}\0{json.dumps(settings, sort_keys=True)}".encode()).hexdigest()
+    if not staged.complete:
+        row.status = MISSING_FILES
+        row.reason = Text("Ni image_classifier_operations.py ni s3_io.py dans ce rendu.",
+                          "Neither image_classifier_operations.py nor s3_io.py in this submission.")(lang)
+        return row, None
+    old = previous.row(source.id) if previous is not None else None
+    if not forced and old is not None and _reusable(old, row, out):
+        old.reused, old.source = True, row.source
+        return old, None
+    row.report_dir = source.id
+    report_dir = out / row.report_dir
+    if report_dir.exists():
+        shutil.rmtree(report_dir)  # never a stale report taken for this run's
+    report_dir.mkdir(parents=True)
+    pytest_args = [f"--submission={staged.folder}", f"--report-dir={report_dir}", f"--tier={tier}",
+                   f"--lang={lang}", "-p", "no:cacheprovider", "-q"]
+    return row, Job(id=source.id, pytest_args=pytest_args, log=report_dir / LOG_FILE, timeout_s=timeout)
+
+
+def _reusable(old: Row, new: Row, out: Path) -> bool:
+    if old.digest != new.digest:
+        return False
+    if old.status == GRADED:
+        return (out / old.report_dir / "report.json").is_file()
+    if old.status == TIMEOUT:
+        return old.timeout_s >= new.timeout_s  # a longer limit deserves another try
+    return False  # the grader's own failures are tried again
+
+
+def _record(row: Row, result: Finished, out: Path, lang: str) -> None:
+    """Fill `row` from the run's report (or say why there is none)."""
+    row.duration_s = round(result.duration_s, 2)
+    report_path = out / row.report_dir / "report.json"
+    if result.exit_code is None:
+        row.status = TIMEOUT
+        row.reason = Text(
+            f"La notation a dépassé {row.timeout_s:g} s et a été arrêtée (relancez avec un --timeout plus grand et "
+            f"--regrade {row.id}).",
+            f"Grading took more than {row.timeout_s:g} s and was stopped (run again with a larger --timeout and "
+            f"--regrade {row.id}).")(lang)
+        return
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8")) if result.exit_code in (0, 1) else None
+    except (OSError, ValueError):
+        report = None
+    if report is None:
+        row.status = GRADER_ERROR
+        how = f"signal {result.signal_name}" if result.signal_name else f"code {result.exit_code}"
+        row.reason = Text(f"La notation s'est arrêtée sans rapport ({how}) ; journal : {result.job.log}"
+                          f"{_last_line(result.job.log)}",
+                          f"Grading ended without a report ({how}); log: {result.job.log}"
+                          f"{_last_line(result.job.log)}")(lang)
+        return
+    row.status = GRADED
+    row.score, row.max_score, row.graded_max = report["score"], report["max_score"], report["graded_max"]
+    row.bonus, row.bonus_max = report["bonus_score"], report["bonus_max"]
+    row.checkpoints = {c["id"]: (None if c["status"] == "not_graded" else c["score"]) for c in report["checkpoints"]}
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f" — {lines[-1][:300]}" if lines else ""
+
+
+# --- Output -------------------------------------------------------------------------------------------
+
+
+def _say(lang: str, text: Text) -> None:
+    print(text(lang), flush=True)
+
+
+def _progress(total: int, lang: str, disabled: bool):
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread: this process forks the graders
+    return tqdm.tqdm(total=total, desc="Grading" if lang == "en" else "Notation",
+                     unit=" submission" if lang == "en" else " rendu", file=sys.stderr, disable=disabled,
+                     dynamic_ncols=True, mininterval=0.5)
+
+
+def _class_report(batch: Batch, out: Path, lang: str) -> Path | None:
+    try:
+        from grader.batch.class_report import write_class_report
+
+        return write_class_report(out, batch)
+    except Exception as error:  # noqa: BLE001 - the gradebook is written; say what failed
+        _say(lang, Text(f"Rapport de classe non écrit : {type(error).__name__}: {error}",
+                        f"Class report not written: {type(error).__name__}: {error}"))
+        return None
+
+
+def _decimal(value: float, lang: str) -> str:
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return text if lang == "en" else text.replace(".", ",")
+
+
+def _summary(batch: Batch, gradebook: Path, report: Path | None, lang: str) -> None:
+    counts: dict[str, int] = {}
+    for row in batch.rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    parts = [f"{n} {status_label(status, lang)}" for status, n in counts.items()]
+    scores = [row.score for row in batch.rows if row.graded and row.score is not None]
+    reused = sum(row.reused for row in batch.rows)
+    _say(lang, Text(f"{len(batch.rows)} rendu(s) : {', '.join(parts)} ({reused} repris tels quels) en "
+                    f"{_decimal(batch.duration_s, lang)} s.",
+                    f"{len(batch.rows)} submission(s): {', '.join(parts)} ({reused} reused as they were) in "
+                    f"{_decimal(batch.duration_s, lang)} s."))
+    if scores:
+        maximum = next(row.max_score for row in batch.rows if row.graded)
+        mean, median = _decimal(statistics.mean(scores), lang), _decimal(statistics.median(scores), lang)
+        _say(lang, Text(f"Note moyenne {mean}/{maximum:g}, médiane {median}.",
+                        f"Mean score {mean}/{maximum:g}, median {median}."))
+    _say(lang, Text(f"Carnet de notes : {gradebook}", f"Gradebook: {gradebook}"))
+    if report is not None:
+        _say(lang, Text(f"Rapport de classe : {report}", f"Class report: {report}"))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,195 @@
+"""Grading many submissions: each one a fresh ``pytest`` grading run, N at a time.
+
+Every submission is graded by the same run as ``python -m pytest --submission=DIR`` from the
+project root, so its grade is the same; what a batch shares is the start-up. This process
+imports the libraries a grading run needs (pytest, moto and its service models, boto3,
+cfn-lint...) once, then forks one child per submission: each child starts warm, with nothing of
+another submission (it is a copy of this process, which never runs a grading nor any student's
+code). The grader's own packages are not shared: the child imports them fresh, as a single run
+does (pytest rewrites their assertions when it imports them).
+
+A child that outlives its time limit is killed with every process it started (the scorer, the
+worker, bubblewrap, what the student's code forked): the submission becomes a "timeout" row and
+the batch goes on. A child that ends without a report is a "grader_error" row with its log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from grader.catalogue import CHECKS_DIR
+
+PROJECT = CHECKS_DIR.parent
+# What a grading run imports that is not the grader's (measured with `python -X importtime -m
+# pytest -s`): imported once here instead of once per submission. A module missing from this
+# list is imported by each child: slower, the same grade. Not pytest's plugins (xdist,
+# pytest-timeout): pytest rewrites their assertions when it loads them itself.
+PRELOAD = (
+    "pytest", "_pytest.config", "_pytest.python", "_pytest.fixtures", "_pytest.terminal", "boto3", "boto3.session", "botocore.session", "botocore.client", "moto", "moto.server",
+    "moto.backends", "moto.core.models", "moto.ec2.models", "moto.ecs.models", "moto.ecr.models",
+    "moto.s3.models", "moto.logs.models", "moto.iam.models", "moto.sts.models", "moto.elbv2.models",
+    "moto.cloudformation.models", "moto.cloudformation.parsing", "moto.cloudtrail.models",
+    "moto.moto_server.werkzeug_app", "moto.moto_server.threaded_moto_server", "cfnlint.api", "cfnlint.decode",
+    "jinja2", "jsonschema", "docker", "requests", "psutil", "yaml", "werkzeug.serving", "flask",
+)
+# Packages a grading run must import itself (never shared with the child).
+OWN_PACKAGES = ("grader", "ecslab", "checks", "conftest", "xdist", "pytest_timeout")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class Job:
+    """One submission to grade."""
+
+    id: str
+    pytest_args: list[str]  # what `python -m pytest` would get
+    log: Path  # the run's own output (pytest's terminal, tracebacks)
+    timeout_s: float
+
+
+@dataclass
+class Finished:
+    """How a job's run ended."""
+
+    job: Job
+    exit_code: int | None  # pytest's status; None: killed at its time limit
+    duration_s: float
+    signal_name: str = ""  # the child died of a signal
+
+
+@dataclass
+class _Running:
+    job: Job
+    process: multiprocessing.Process
+    started: float = field(default_factory=time.monotonic)
+
+
+def warm_up(modules: Iterable[str] = PRELOAD) -> float:
+    """Import the shared libraries now (in this process, before any fork); returns the seconds."""
+    start = time.perf_counter()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an optional library: the child imports what it needs
+            pass
+    return time.perf_counter() - start
+
+
+def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished], None]) -> None:
+    """Grade `jobs`, `parallel` at a time, calling `on_finished` as each ends (in this thread).
+
+    This thread is the only one of the process: a fork copies only the calling thread, so no
+    lock of another thread can be left held in a child.
+    """
+    context = multiprocessing.get_context("fork")
+    pending = deque(jobs)
+    running: dict[int, _Running] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, parallel):
+                job = pending.popleft()
+                process = context.Process(target=_grade_in_child, args=(job,), name=f"grade-{job.id}", daemon=False)
+                process.start()
+                running[process.sentinel] = _Running(job, process)
+            now = time.monotonic()
+            next_deadline = min(r.started + r.job.timeout_s for r in running.values())
+            ready = wait(list(running), timeout=max(0.0, min(next_deadline - now, 1.0)))
+            for sentinel in ready:
+                entry = running.pop(sentinel)
+                entry.process.join()
+                on_finished(_finished(entry))
+            now = time.monotonic()
+            for sentinel, entry in list(running.items()):
+                if now - entry.started > entry.job.timeout_s:
+                    kill_tree(entry.process.pid)
+                    entry.process.join()
+                    running.pop(sentinel)
+                    on_finished(Finished(entry.job, None, now - entry.started))
+    finally:  # interrupted (Ctrl-C) or failed: nothing of the batch outlives it
+        for entry in running.values():
+            kill_tree(entry.process.pid)
+            entry.process.join()
+
+
+def _finished(entry: _Running) -> Finished:
+    code = entry.process.exitcode
+    duration = time.monotonic() - entry.started
+    if code is not None and code < 0:
+        return Finished(entry.job, code, duration, signal_name=signal.Signals(-code).name)
+    return Finished(entry.job, code, duration)
+
+
+def kill_tree(pid: int) -> None:
+    """Stop `pid` and every process under it (frozen first, so that none forks meanwhile)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for process in tree:
+            try:
+                process.send_signal(sig)
+            except psutil.Error:
+                pass
+
+
+# --- In the child --------------------------------------------------------------------------------
+
+
+def _grade_in_child(job: Job) -> None:
+    """One grading run, as `python -m pytest ARGS` from the project root would do it."""
+    try:
+        _become_subreaper()  # what the run's processes leave behind stays under it (kill_tree finds it)
+        _redirect(job.log)
+        os.chdir(PROJECT)
+        for name in [m for m in sys.modules if m.split(".", 1)[0] in OWN_PACKAGES or m.startswith("test_")]:
+            del sys.modules[name]  # imported fresh, as a single run does
+        sys.argv = [sys.executable, "-m", "pytest", *job.pytest_args]
+        import pytest
+
+        code = int(pytest.main(job.pytest_args))
+    except BaseException:  # noqa: BLE001 - the grader's own failure: its traceback goes to the log
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)  # no interpreter teardown: moto's millions of objects need no freeing
+
+
+def _become_subreaper() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _redirect(log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    os.close(null)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
