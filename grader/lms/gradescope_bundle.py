@@ -56,9 +56,9 @@ def run(args: argparse.Namespace, lang: str) -> int:
     scripts = {"setup.sh": setup_script(lang),
                "run_autograder": run_script(lang, policy, gradescope.failure_results(
                    _no_results(lang), lang, policy))}
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, text in scripts.items():
                 _add(archive, name, text.encode("utf-8"), executable=True)
@@ -72,9 +72,10 @@ def run(args: argparse.Namespace, lang: str) -> int:
         return 1
     catalogue = load_catalogue()
     offline = [c for c in catalogue.checkpoints if "offline" in c.tiers]
-    total = sum(c.points for c in offline if not c.bonus) if policy.ungraded == "exclude" else catalogue.max_points
+    verifiable = sum(c.points for c in offline if not c.bonus)
+    total = verifiable if policy.ungraded == "exclude" else catalogue.max_points
     bonus = sum(c.points for c in offline if c.bonus)
-    print(instructions(out, len(files), total, bonus, policy, lang))
+    print(instructions(out, len(files), total, verifiable, bonus, policy, lang))
     return 0
 
 
@@ -201,7 +202,12 @@ def _no_results(lang: str) -> str:
 # --- What the instructor reads ------------------------------------------------------------------
 
 
-def instructions(out: Path, count: int, total: float, bonus: float, policy, lang: str) -> str:
+def instructions(out: Path, count: int, total: float, verifiable: float, bonus: float, policy, lang: str) -> str:
+    """What to set in Gradescope. `total`: the assignment's points under the policy; `verifiable`:
+    the required points the offline tier verifies (what a perfect solution earns); `bonus`: its bonus."""
+    perfect = f"{verifiable + (bonus if policy.bonus == 'count' else 0):g} / {total:g}"
+    if policy.bonus == "count":
+        perfect += f" ({verifiable:g} + {bonus:g} bonus)"
     if lang == "en":
         ungraded = ("left out of the total (students are graded out of the points verifiable here)"
                     if policy.ungraded == "exclude" else "counted as 0 (students are graded out of 100)")
@@ -217,7 +223,7 @@ In Gradescope (Programming Assignment, then Configure Autograder):
   3. Assignment total points (Settings): {total:g}.
   4. Students upload image_classifier_operations.py and s3_io.py (alone, or their folder: nested folders are fine).
   5. Try it: "Test Autograder" with reference/image_classifier_operations.py and reference/s3_io.py: \
-{total:g}{f" + {bonus:g} bonus" if policy.bonus == "count" else ""}.
+{perfect}.
 """
     ungraded = ("exclus du total (note sur les points vérifiables ici)"
                 if policy.ungraded == "exclude" else "comptés 0 (note sur 100)")
@@ -235,7 +241,7 @@ Dans Gradescope (Programming Assignment, puis Configure Autograder) :
   4. Les étudiants déposent image_classifier_operations.py et s3_io.py (seuls, ou leur dossier : les sous-dossiers \
 sont acceptés).
   5. Essayez-le : « Test Autograder » avec reference/image_classifier_operations.py et reference/s3_io.py : \
-{total:g}{f" + {bonus:g} de bonus" if policy.bonus == "count" else ""}.
+{perfect}.
 """
 
 
