@@ -19,10 +19,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from grading_support import CATALOGUE, OFFLINE, ROOT, Graded
 
 from ecslab.cli import main
 from grader.lms import gradescope
-from grading_support import CATALOGUE, OFFLINE, ROOT, Graded
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
 STUDENT_FILES = ("image_classifier_operations.py", "s3_io.py")

@@ -186,9 +186,8 @@ def summary(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> str:
     colon = i18n.colon(report.lang)
     tiers = ", ".join(report.tiers)
     total, score = _points(policy.total(report)), _points(policy.score(report))
-    required = [c for c in report.required]
-    graded = [c for c in required if c.status != NOT_GRADED]
-    ungraded = [c for c in required if c.status == NOT_GRADED]
+    graded = [c for c in report.required if c.status != NOT_GRADED]
+    ungraded = [c for c in report.required if c.status == NOT_GRADED]
     bonus_graded = [c for c in report.checkpoints if c.bonus and c.status != NOT_GRADED]
     bonus_max_here = sum(c.max_points for c in bonus_graded)
     missing = _points(report.max_score - report.graded_max)
@@ -200,7 +199,7 @@ def summary(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> str:
         out_of = (f"out of {total} (graded here: {_points(report.graded_max)} points)" if en
                   else f"sur {total} (points vérifiables ici : {_points(report.graded_max)})")
     lines = [f"## {'Grade' if en else 'Note'}{colon}{score} / {total}", "",
-             f"{'Tier' if en else 'Tier'}{colon}{md(tiers)} — {out_of}.", ""]
+             f"Tier{colon}{md(tiers)} — {out_of}.", ""]
     if en:
         lines.append(f"- **Verified here** ({len(graded)} checkpoints): {_points(report.score)} / "
                      f"{_points(report.graded_max)} points earned; bonus: {_points(report.bonus_score)} / "
