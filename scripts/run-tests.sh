@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 bash scripts/setup-sandbox.sh
+bash scripts/setup-browser.sh
 eval "$(bash scripts/setup-docker.sh)"
 export ECS_LAB_BASE_IMAGE ECS_LAB_BUILD_NETWORK TESTCONTAINERS_RYUK_DISABLED
 python scripts/build_test_model.py
