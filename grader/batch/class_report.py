@@ -11,6 +11,7 @@ This module computes; the template (templates/class-report.html.j2) only lays ou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -91,10 +92,12 @@ class SubmissionLine:
     report_problem: str = ""  # its report.json could not be read
 
 
-def write_class_report(out: Path, batch: Batch) -> Path:
-    """Write OUT/class-report.html atomically (temporary file, then rename); return its path."""
+def write_class_report(out: Path, batch: Batch, similar: similarity.Similarity | None = None) -> Path:
+    """Write OUT/class-report.html atomically (temporary file, then rename); return its path.
+    `similar`: the similarity of the batch's files when already computed (ecs-lab grade does it
+    while grading)."""
     out = Path(out)
-    html = render_class_report(out, batch)
+    html = render_class_report(out, batch, similar)
     path = out / CLASS_REPORT
     tmp = path.with_name(f".{CLASS_REPORT}.tmp")
     tmp.write_text(html, encoding="utf-8")
@@ -102,7 +105,7 @@ def write_class_report(out: Path, batch: Batch) -> Path:
     return path
 
 
-def render_class_report(out: Path, batch: Batch) -> str:
+def render_class_report(out: Path, batch: Batch, similar: similarity.Similarity | None = None) -> str:
     lang = "en" if batch.lang == "en" else "fr"
     catalogue = load_catalogue()
     rows = sorted(batch.rows, key=lambda r: r.id)
@@ -114,7 +117,13 @@ def render_class_report(out: Path, batch: Batch) -> str:
     scores = [r.score for r in graded if r.score is not None]
     max_score = _most_common([r.max_score for r in graded if r.max_score is not None]) or catalogue.max_points
     lines = [_line(out, row, problems.get(row.id, ""), lang) for row in rows]
-    similar = similarity.find_similar({r.id: out / r.staged for r in graded if r.staged}, TEMPLATE)
+    if similar is None:
+        similar = similarity.find_similar({r.id: out / r.staged for r in graded if r.staged}, TEMPLATE)
+    else:  # computed on every submission with files: keep the pairs of graded ones
+        ids = {r.id for r in graded}
+        similar = dataclasses.replace(
+            similar, pairs=[p for p in similar.pairs if p.first in ids and p.second in ids],
+            skipped=[s for s in similar.skipped if s[0] in ids])
     env = _environment(lang)
     return env.get_template("class-report.html.j2").render(
         lang=lang,

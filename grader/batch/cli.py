@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import multiprocessing
 import shutil
 import statistics
 import sys
@@ -37,6 +38,8 @@ from grader.batch.runner import PROJECT, Finished, Job, run_jobs, warm_up
 from grader.feedback import Text
 
 CLASS_REPORT = "class-report.html"
+CACHE_DIR = ".cache"
+SIMILARITY_FILE = "similarity.pickle"
 LOG_FILE = "grading.log"
 DEFAULT_TIMEOUT_S = {"offline": 180.0, "local": 1800.0, "aws": 900.0, "all": 2700.0}
 # What the grade depends on besides the submission's files: the grader's own sources.
@@ -66,7 +69,8 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     out: Path = args.out.resolve()
     submissions = [p.resolve() for p in args.submissions]
     _check_input(submissions, out, args)
-    sources = finding.discover(submissions, reserved={BATCH_FILE, GRADES_FILE, CLASS_REPORT, STAGING_DIR})
+    sources = finding.discover(submissions, reserved={BATCH_FILE, GRADES_FILE, CLASS_REPORT, STAGING_DIR,
+                                                                   CACHE_DIR})
     if not sources:
         raise BatchError(Text("aucun rendu trouvé dans " + ", ".join(map(str, submissions)) + ".",
                               "no submission found in " + ", ".join(map(str, submissions)) + "."))
@@ -97,8 +101,8 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
                     f"fichiers ; {min(args.jobs, max(len(jobs), 1))} à la fois, limite {timeout:g} s chacun.",
                     f"{len(sources)} submission(s); {len(jobs)} to grade, {len(sources) - len(jobs)} reused or "
                     f"without files; {min(args.jobs, max(len(jobs), 1))} at a time, {timeout:g} s limit each."))
+    similar = _similarity_in_background(batch, out)  # meanwhile, on the files already staged
     if jobs:
-        warm_up()
         progress = _progress(len(jobs), lang, disabled=args.no_progress)
         rows = {row.id: row for row in batch.rows}
 
@@ -111,8 +115,9 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             progress.update(1)
 
         try:
-            run_jobs(jobs, parallel=args.jobs, on_finished=finished)
+            run_jobs(jobs, parallel=args.jobs, on_finished=finished, warm=warm_up)
         except KeyboardInterrupt:
+            similar.terminate()
             progress.close()
             _say(lang, Text(f"Interrompu : les rendus déjà notés sont dans {out / BATCH_FILE} ; relancez la même "
                             "commande pour finir.",
@@ -124,7 +129,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     batch.duration_s = round(time.monotonic() - started, 2)
     write_batch(batch, out)
     gradebook = write_gradebook(batch, out)
-    report = _class_report(batch, out, lang)
+    report = _class_report(batch, out, lang, similar)
     _summary(batch, gradebook, report, lang)
     return 0
 
@@ -188,7 +193,8 @@ def _prepare(source: finding.Source, out: Path, settings: dict, timeout: float, 
     report_dir.mkdir(parents=True)
     pytest_args = [f"--submission={staged.folder}", f"--report-dir={report_dir}", f"--tier={tier}",
                    f"--lang={lang}", "-p", "no:cacheprovider", "-q"]
-    return row, Job(id=source.id, pytest_args=pytest_args, log=report_dir / LOG_FILE, timeout_s=timeout)
+    return row, Job(id=source.id, pytest_args=pytest_args, log=report_dir / LOG_FILE, timeout_s=timeout,
+                    bytecode=out / CACHE_DIR / "bytecode")
 
 
 def _reusable(old: Row, new: Row, out: Path) -> bool:
@@ -255,11 +261,50 @@ def _progress(total: int, lang: str, disabled: bool):
                      dynamic_ncols=True, mininterval=0.5)
 
 
-def _class_report(batch: Batch, out: Path, lang: str) -> Path | None:
+def _similarity_in_background(batch: Batch, out: Path) -> multiprocessing.Process:
+    """The similarity of the staged files, computed in a child process while the batch grades
+    (it needs only the files): OUT/.cache/similarity.pickle."""
+    folders = {row.id: str(out / row.staged) for row in batch.rows if row.files}
+    target = out / CACHE_DIR / SIMILARITY_FILE
+    target.unlink(missing_ok=True)
+    process = multiprocessing.get_context("fork").Process(target=_similarity, args=(folders, target),
+                                                          name="similarity", daemon=True)
+    process.start()
+    return process
+
+
+def _similarity(folders: dict[str, str], target: Path) -> None:
+    import pickle
+
+    from grader.batch.class_report import TEMPLATE
+    from grader.batch.similarity import find_similar
+
+    result = find_similar({row_id: Path(folder) for row_id, folder in folders.items()}, TEMPLATE)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result))
+    tmp.replace(target)
+
+
+def _similarity_result(process: multiprocessing.Process, out: Path):
+    """The background result, or None (the class report then computes it itself)."""
+    import pickle
+
+    process.join(timeout=600)
+    if process.is_alive():
+        process.terminate()
+        return None
+    try:
+        return pickle.loads((out / CACHE_DIR / SIMILARITY_FILE).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+
+
+def _class_report(batch: Batch, out: Path, lang: str, similar: multiprocessing.Process) -> Path | None:
     try:
         from grader.batch.class_report import write_class_report
 
-        return write_class_report(out, batch)
+        return write_class_report(out, batch, similar=_similarity_result(similar, out))
     except Exception as error:  # noqa: BLE001 - the gradebook is written; say what failed
         _say(lang, Text(f"Rapport de classe non écrit : {type(error).__name__}: {error}",
                         f"Class report not written: {type(error).__name__}: {error}"))

@@ -43,6 +43,8 @@ PRELOAD = (
     "moto.moto_server.werkzeug_app", "moto.moto_server.threaded_moto_server", "cfnlint.api", "cfnlint.decode",
     "jinja2", "jsonschema", "docker", "requests", "psutil", "yaml", "werkzeug.serving", "flask",
 )
+# AWS services the lab's checks use: moto parses their models once per process (a global cache).
+SERVICES = ("ec2", "ecs", "ecr", "s3", "logs", "iam", "sts", "cloudformation", "cloudtrail", "elbv2")
 # Packages a grading run must import itself (never shared with the child).
 OWN_PACKAGES = ("grader", "ecslab", "checks", "conftest", "xdist", "pytest_timeout")
 PR_SET_CHILD_SUBREAPER = 36
@@ -56,6 +58,7 @@ class Job:
     pytest_args: list[str]  # what `python -m pytest` would get
     log: Path  # the run's own output (pytest's terminal, tracebacks)
     timeout_s: float
+    bytecode: Path | None = None  # where compiled modules are kept when Python is told not to write them
 
 
 @dataclass
@@ -76,21 +79,76 @@ class _Running:
 
 
 def warm_up(modules: Iterable[str] = PRELOAD) -> float:
-    """Import the shared libraries now (in this process, before any fork); returns the seconds."""
+    """Import the shared libraries and fill their read-only caches now (in this process, before
+    any fork); returns the seconds."""
     start = time.perf_counter()
     for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - an optional library: the child imports what it needs
             pass
+    try:
+        _share_botocore_data()
+    except Exception:  # noqa: BLE001 - another botocore: every run parses its own
+        pass
+    try:  # moto's service models (AWS's API descriptions), parsed once instead of once per submission
+        from moto.core.utils import get_pagination_model, get_service_model
+
+        for service in SERVICES:
+            get_service_model(service)
+            try:
+                get_pagination_model(service)
+            except Exception:  # noqa: BLE001 - a service without paginators
+                pass
+    except Exception:  # noqa: BLE001 - another moto: the child parses what it needs
+        pass
     return time.perf_counter() - start
 
 
-def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished], None]) -> None:
+def _share_botocore_data() -> None:
+    """botocore's JSON files (service models, endpoints) and its listings of them, read once for
+    the batch. Every boto3 session of a run (the scorer's, moto's own) reads them again otherwise.
+    They are read-only: botocore already shares what one loader parsed with all its callers (see
+    ecslab.moto_bridge.shared_models, which does the same within one run)."""
+    import boto3
+    import botocore.loaders
+
+    parsed: dict[str, object] = {}
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def shared_load_file(self, file_path):  # noqa: ANN001 - botocore's signature
+        if file_path not in parsed:
+            parsed[file_path] = load_file(self, file_path)
+        return parsed[file_path]
+
+    listings: dict[tuple, list[str]] = {}
+    list_services = botocore.loaders.Loader.list_available_services
+
+    def shared_list_services(self, type_name):  # noqa: ANN001 - botocore's signature
+        key = (tuple(self.search_paths), type_name)
+        if key not in listings:
+            listings[key] = list_services(self, type_name)
+        return list(listings[key])
+
+    botocore.loaders.JSONFileLoader.load_file = shared_load_file
+    botocore.loaders.Loader.list_available_services = shared_list_services
+    session = boto3.Session(aws_access_key_id="warm-up", aws_secret_access_key="warm-up", region_name="eu-west-1")
+    for service in SERVICES:
+        session.client(service)
+        for model in ("paginators-1", "waiters-2"):
+            try:
+                session._session.get_component("data_loader").load_service_model(service, model)
+            except Exception:  # noqa: BLE001 - a service without waiters
+                pass
+
+
+def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished], None],
+             warm: Callable[[], object] | None = warm_up) -> None:
     """Grade `jobs`, `parallel` at a time, calling `on_finished` as each ends (in this thread).
 
-    This thread is the only one of the process: a fork copies only the calling thread, so no
-    lock of another thread can be left held in a child.
+    The first job starts cold (it imports what it needs, as a single run does) while this
+    process warms up for the others. This thread is the only one of the process: a fork copies
+    only the calling thread, so no lock of another thread can be left held in a child.
     """
     context = multiprocessing.get_context("fork")
     pending = deque(jobs)
@@ -102,6 +160,9 @@ def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished]
                 process = context.Process(target=_grade_in_child, args=(job,), name=f"grade-{job.id}", daemon=False)
                 process.start()
                 running[process.sentinel] = _Running(job, process)
+                if warm is not None:
+                    warm()
+                    warm = None
             now = time.monotonic()
             next_deadline = min(r.started + r.job.timeout_s for r in running.values())
             ready = wait(list(running), timeout=max(0.0, min(next_deadline - now, 1.0)))
@@ -156,6 +217,10 @@ def _grade_in_child(job: Job) -> None:
         _become_subreaper()  # what the run's processes leave behind stays under it (kill_tree finds it)
         _redirect(job.log)
         os.chdir(PROJECT)
+        if job.bytecode is not None and sys.dont_write_bytecode:
+            # PYTHONDONTWRITEBYTECODE: the grader's modules (and pytest's rewriting of the checks)
+            # would be compiled again by every run; kept in the batch's own folder instead.
+            sys.dont_write_bytecode, sys.pycache_prefix = False, str(job.bytecode)
         for name in [m for m in sys.modules if m.split(".", 1)[0] in OWN_PACKAGES or m.startswith("test_")]:
             del sys.modules[name]  # imported fresh, as a single run does
         sys.argv = [sys.executable, "-m", "pytest", *job.pytest_args]

@@ -515,7 +515,11 @@ class Worker:
             return
         root = self._process.pid if self.mode == "bubblewrap" else self._zygote.pid
         for _ in range(50):
-            table = _process_table()
+            # In the sandbox every process of the submission is under bubblewrap (its own process
+            # namespace): walking down from it reads a few /proc entries, not the whole machine's.
+            table = _tree_table(root) if self.mode == "bubblewrap" and not self._sessions else None
+            if table is None:
+                table = _process_table()
             victims = _descendants(table, root) - self._keep
             victims |= {pid for pid, (_ppid, _state, sid) in table.items() if sid in self._sessions}
             victims = {pid for pid in victims if table.get(pid, (0, "Z", 0))[1] not in "ZX"}
@@ -571,6 +575,33 @@ def _process_table() -> dict[int, tuple[int, str, int]]:
         except OSError:
             continue
         table[int(entry.name)] = (int(fields[1]), fields[0].decode(), int(fields[3]))
+    return table
+
+
+def _tree_table(root: int) -> dict[int, tuple[int, str, int]] | None:
+    """The `_process_table` of `root` and its descendants only, from each thread's list of
+    children (/proc/PID/task/TID/children); None where the kernel does not keep those lists."""
+    table: dict[int, tuple[int, str, int]] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # gone meanwhile
+        table[pid] = (int(fields[1]), fields[0].decode(), int(fields[3]))
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as children:
+                    todo += [int(child) for child in children.read().split()]
+            except FileNotFoundError:
+                if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                    continue  # the thread ended
+                return None  # no children lists (CONFIG_PROC_CHILDREN off)
+            except OSError:
+                continue
     return table
 
 

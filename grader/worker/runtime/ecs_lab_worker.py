@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import gc
 import json
 import os
 import resource
@@ -496,6 +497,9 @@ class Zygote:
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         flush_output()
+        # The zygote's objects (boto3, its clients, the submission) move out of the collector's
+        # reach: a check's collections then leave their pages shared instead of copying them.
+        gc.freeze()
         pid = _fork()
         if pid == 0:
             try:
