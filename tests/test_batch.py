@@ -143,6 +143,10 @@ def test_a_class_is_graded_in_one_command(graded_class, reference, template, gra
     assert by_id["frank"]["status"] == "fichiers manquants"
     assert by_id["carol"]["task_run"] == "0" and by_id["carol"]["web_service"] == ""  # 0 points / not verified
     assert "Carnet de notes" in run.stdout
+    # the class report: every submission, the files graded, links to the reports
+    page = (out / "class-report.html").read_text(encoding="utf-8")
+    assert f"lab8/student_template/{OPS}" in page and 'href="alice/report.html' in page
+    assert all(row_id in page for row_id in expected)
 
 
 def test_a_second_run_reuses_what_did_not_change(graded_class):

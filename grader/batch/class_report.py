@@ -90,6 +90,7 @@ class SubmissionLine:
     bonus_max: float | None
     report: Link | None
     report_problem: str = ""  # its report.json could not be read
+    files: list[str] = field(default_factory=list)  # the files graded, relative to what was handed in
 
 
 def write_class_report(out: Path, batch: Batch, similar: similarity.Similarity | None = None) -> Path:
@@ -258,6 +259,7 @@ def _line(out: Path, row: Row, problem: str, lang: str) -> SubmissionLine:
         graded_max=row.graded_max,
         bonus=row.bonus,
         bonus_max=row.bonus_max,
+        files=list(row.files),
         report=_report_link(out, row) if row.status == GRADED else None,
         report_problem=problem,
     )

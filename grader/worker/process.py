@@ -511,6 +511,10 @@ class Worker:
         it: the zygote's descendants (it is their subreaper) and whatever still belongs to a
         session a check's child started.
         """
+        with self._lock:  # no check forks meanwhile: its new child would be taken for a leftover
+            self._kill_check_processes()
+
+    def _kill_check_processes(self) -> None:
         if self._zygote is None or self._process is None:
             return
         root = self._process.pid if self.mode == "bubblewrap" else self._zygote.pid
