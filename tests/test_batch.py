@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -232,3 +233,35 @@ def test_an_archive_that_lies_about_its_size_is_refused(tmp_path):
         archive.writestr(OPS, b"#" * (finding.MAX_FILE_BYTES + 1))
     with pytest.raises(finding.ArchiveError):
         finding.stage(finding.Source("bomb", bomb, "zip"), tmp_path / "staged")
+
+
+def test_an_interrupted_batch_keeps_what_is_graded_and_leaves_no_process(tmp_path):
+    klass = tmp_path / "class"
+    _copy_reference(klass / "ok")
+    hanging = _copy_reference(klass / "stuck")
+    hanging.joinpath(OPS).write_text(hanging.joinpath(OPS).read_text() + HANG)
+    out = tmp_path / "out"
+    batch = subprocess.Popen([sys.executable, "-m", "ecslab.cli", "grade", str(klass), "--out", str(out), "-j", "2",
+                              "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env={**_child_env(), "ECS_LAB_LANG": "fr"}, stdin=subprocess.DEVNULL)
+    import psutil
+
+    tree: set[int] = set()
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            tree |= {p.pid for p in psutil.Process(batch.pid).children(recursive=True)}
+            rows = {r["id"]: r["status"] for r in json.loads((out / "batch.json").read_text())["rows"]}
+        except (OSError, ValueError, psutil.Error):
+            rows = {}
+        if rows.get("ok") == "graded":
+            break
+        time.sleep(0.5)
+    assert rows.get("ok") == "graded", rows
+    batch.terminate()  # SIGTERM, as a scheduler or `kill` sends it
+    output, _ = batch.communicate(timeout=60)
+    assert batch.returncode == 130 and "Interrompu" in output and "Traceback" not in output, output
+    rows = {r["id"]: r["status"] for r in json.loads((out / "batch.json").read_text())["rows"]}
+    assert rows == {"ok": "graded", "stuck": "pending"}
+    time.sleep(1)
+    assert not [pid for pid in tree if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"], tree

@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import signal
 import statistics
 import sys
 import time
@@ -26,6 +27,7 @@ from grader.batch.model import (
     GRADED,
     GRADER_ERROR,
     MISSING_FILES,
+    PENDING,
     STAGING_DIR,
     TIMEOUT,
     Batch,
@@ -115,6 +117,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             progress.update(1)
 
         try:
+            signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: what is graded is kept
             run_jobs(jobs, parallel=args.jobs, on_finished=finished, warm=warm_up)
         except KeyboardInterrupt:
             similar.terminate()
@@ -132,6 +135,10 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     report = _class_report(batch, out, lang, similar)
     _summary(batch, gradebook, report, lang)
     return 0
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _check_input(submissions: list[Path], out: Path, args: argparse.Namespace) -> None:
@@ -186,7 +193,7 @@ def _prepare(source: finding.Source, out: Path, settings: dict, timeout: float, 
     if not forced and old is not None and _reusable(old, row, out):
         old.reused, old.source = True, row.source
         return old, None
-    row.report_dir = source.id
+    row.status, row.report_dir = PENDING, source.id
     report_dir = out / row.report_dir
     if report_dir.exists():
         shutil.rmtree(report_dir)  # never a stale report taken for this run's

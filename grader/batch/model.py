@@ -27,12 +27,14 @@ MISSING_FILES = "missing_files"
 BAD_ARCHIVE = "bad_archive"
 TIMEOUT = "timeout"
 GRADER_ERROR = "grader_error"
+PENDING = "pending"  # to grade in this run (what an interrupted run leaves)
 STATUSES = {
     GRADED: Text("noté", "graded"),
     MISSING_FILES: Text("fichiers manquants", "missing files"),
     BAD_ARCHIVE: Text("archive illisible", "unreadable archive"),
     TIMEOUT: Text("délai dépassé", "time limit exceeded"),
     GRADER_ERROR: Text("erreur du correcteur", "grader error"),
+    PENDING: Text("pas encore noté", "not graded yet"),
 }
 
 

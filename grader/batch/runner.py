@@ -47,7 +47,7 @@ PRELOAD = (
 SERVICES = ("ec2", "ecs", "ecr", "s3", "logs", "iam", "sts", "cloudformation", "cloudtrail", "elbv2")
 # Packages a grading run must import itself (never shared with the child).
 OWN_PACKAGES = ("grader", "ecslab", "checks", "conftest", "xdist", "pytest_timeout")
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 
 
 @dataclass
@@ -213,8 +213,13 @@ def kill_tree(pid: int) -> None:
 
 def _grade_in_child(job: Job) -> None:
     """One grading run, as `python -m pytest ARGS` from the project root would do it."""
+    parent = os.getppid()
     try:
-        _become_subreaper()  # what the run's processes leave behind stays under it (kill_tree finds it)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the batch's own handler is not the run's
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the batch killed: its runs go with it...
+        if os.getppid() != parent:  # ...even when it died before this line
+            os._exit(70)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what the run's processes leave behind stays under it
         _redirect(job.log)
         os.chdir(PROJECT)
         if job.bytecode is not None and sys.dont_write_bytecode:
@@ -239,9 +244,9 @@ def _grade_in_child(job: Job) -> None:
         os._exit(code)  # no interpreter teardown: moto's millions of objects need no freeing
 
 
-def _become_subreaper() -> None:
+def _prctl(option: int, value: int) -> None:
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
 
