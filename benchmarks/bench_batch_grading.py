@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_offline_grading import grade as single_run  # noqa: E402 - the same single run
 from submissions.faults import CORPUS, materialise  # noqa: E402
 
 
@@ -50,13 +51,7 @@ def _env() -> dict[str, str]:
 
 def former_loop(submissions: list[Path]) -> float:
     """The README's former shell loop: one grading process per submission, one after the other."""
-    with tempfile.TemporaryDirectory() as reports:
-        start = time.perf_counter()
-        for folder in submissions:
-            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--submission={folder}",
-                            f"--report-dir={reports}/{folder.name}"], cwd=ROOT, capture_output=True, check=False,
-                           env=_env())
-        return time.perf_counter() - start
+    return sum(single_run(ROOT, str(folder)) for folder in submissions)
 
 
 def batch(submissions: list[Path], jobs: int) -> float:

@@ -19,6 +19,18 @@ def colon(lang: str) -> str:
     return ": " if lang == "en" else " : "
 
 
+def number(value, lang: str, digits: int = 1) -> str:
+    """At most `digits` decimals, trailing zeros dropped; a decimal comma in French; "–" for None."""
+    if value is None:
+        return "–"
+    text = f"{round(float(value), digits):.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text if lang == "en" else text.replace(".", ",")
+
+
 def status(name: str, lang: str) -> str:
     return STATUS[name](lang)
 

@@ -11,13 +11,12 @@ This module computes; the template (templates/class-report.html.j2) only lays ou
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -122,7 +121,7 @@ def render_class_report(out: Path, batch: Batch, similar: similarity.Similarity 
         similar = similarity.find_similar({r.id: out / r.staged for r in graded if r.staged}, TEMPLATE)
     else:  # computed on every submission with files: keep the pairs of graded ones
         ids = {r.id for r in graded}
-        similar = dataclasses.replace(
+        similar = replace(
             similar, pairs=[p for p in similar.pairs if p.first in ids and p.second in ids],
             skipped=[s for s in similar.skipped if s[0] in ids])
     env = _environment(lang)
@@ -290,7 +289,7 @@ def _date(value: str, lang: str) -> str:
 
 def _histogram(scores: list[float], max_score: float, lang: str) -> str:
     return charts.score_histogram(scores, max_score, lang, {
-        "x": Text(f"Note (sur {_number(max_score, lang)})", f"Score (out of {_number(max_score, lang)})")(lang),
+        "x": Text(f"Note (sur {i18n.number(max_score, lang)})", f"Score (out of {i18n.number(max_score, lang)})")(lang),
         "y": Text("Rendus", "Submissions")(lang),
     })
 
@@ -303,22 +302,10 @@ def _rates_chart(stats: list[CheckpointStats], lang: str) -> str:
     return charts.checkpoint_rates(bars, lang, labels)
 
 
-def _number(value, lang: str, digits: int = 1) -> str:
-    """1 decimal at most, trailing zeros dropped; a decimal comma in French."""
-    if value is None:
-        return "–"
-    text = f"{round(float(value), digits):.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text == "-0":
-        text = "0"
-    return text if lang == "en" else text.replace(".", ",")
-
-
 def _percent(value, lang: str) -> str:
     if value is None:
         return "–"
-    return f"{_number(value, lang, 0)}%" if lang == "en" else f"{_number(value, lang, 0)}\u00a0%"
+    return f"{i18n.number(value, lang, 0)}%" if lang == "en" else f"{i18n.number(value, lang, 0)}\u00a0%"
 
 
 def _environment(lang: str) -> Environment:
@@ -330,7 +317,7 @@ def _environment(lang: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = lambda value, digits=1: _number(value, lang, digits)
+    env.filters["num"] = lambda value, digits=1: i18n.number(value, lang, digits)
     env.filters["pct"] = lambda value: _percent(value, lang)
     env.globals.update(colon=i18n.colon(lang), status_name=lambda s: i18n.status(s, lang))
     return env

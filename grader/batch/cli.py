@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from grader import i18n
 from grader.batch import discover as finding
 from grader.batch.gradebook import GRADES_FILE, write_gradebook
 from grader.batch.model import (
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, lang: str) -> int:
     try:
         return grade_class(args, lang)
     except BatchError as error:
-        print(f"{'Error' if lang == 'en' else 'Erreur'}{': ' if lang == 'en' else ' : '}{error.text(lang)}",
+        print(f"{'Error' if lang == 'en' else 'Erreur'}{i18n.colon(lang)}{error.text(lang)}",
               file=sys.stderr)
         return 2
 
@@ -221,8 +222,8 @@ def _record(row: Row, result: Finished, out: Path, lang: str) -> None:
     if result.exit_code is None:
         row.status = TIMEOUT
         row.reason = Text(
-            f"La notation a dépassé {row.timeout_s:g} s et a été arrêtée (relancez avec un --timeout plus grand et "
-            f"--regrade {row.id}).",
+            f"La notation a dépassé {row.timeout_s:g} s et a été arrêtée (relancez avec un --timeout plus grand "
+            f"et --regrade {row.id}).",
             f"Grading took more than {row.timeout_s:g} s and was stopped (run again with a larger --timeout and "
             f"--regrade {row.id}).")(lang)
         return
@@ -318,11 +319,6 @@ def _class_report(batch: Batch, out: Path, lang: str, similar: multiprocessing.P
         return None
 
 
-def _decimal(value: float, lang: str) -> str:
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return text if lang == "en" else text.replace(".", ",")
-
-
 def _summary(batch: Batch, gradebook: Path, report: Path | None, lang: str) -> None:
     counts: dict[str, int] = {}
     for row in batch.rows:
@@ -331,12 +327,12 @@ def _summary(batch: Batch, gradebook: Path, report: Path | None, lang: str) -> N
     scores = [row.score for row in batch.rows if row.graded and row.score is not None]
     reused = sum(row.reused for row in batch.rows)
     _say(lang, Text(f"{len(batch.rows)} rendu(s) : {', '.join(parts)} ({reused} repris tels quels) en "
-                    f"{_decimal(batch.duration_s, lang)} s.",
+                    f"{i18n.number(batch.duration_s, lang)} s.",
                     f"{len(batch.rows)} submission(s): {', '.join(parts)} ({reused} reused as they were) in "
-                    f"{_decimal(batch.duration_s, lang)} s."))
+                    f"{i18n.number(batch.duration_s, lang)} s."))
     if scores:
         maximum = next(row.max_score for row in batch.rows if row.graded)
-        mean, median = _decimal(statistics.mean(scores), lang), _decimal(statistics.median(scores), lang)
+        mean, median = i18n.number(statistics.mean(scores), lang), i18n.number(statistics.median(scores), lang)
         _say(lang, Text(f"Note moyenne {mean}/{maximum:g}, médiane {median}.",
                         f"Mean score {mean}/{maximum:g}, median {median}."))
     _say(lang, Text(f"Carnet de notes : {gradebook}", f"Gradebook: {gradebook}"))

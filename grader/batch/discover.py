@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import stat
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -192,7 +193,7 @@ def _zip_files(archive: zipfile.ZipFile) -> Iterator[tuple[str, zipfile.ZipInfo]
 def stage(source: Source, target: Path) -> Staged:
     """Copy the submission's graded files into `target` (emptied first); raises ArchiveError."""
     if target.exists():
-        _empty(target)
+        shutil.rmtree(target)
     target.mkdir(parents=True, exist_ok=True)
     contents = _zip_contents(source.path) if source.kind == "zip" else _folder_contents(source.path)
     staged = Staged(folder=target)
@@ -249,9 +250,3 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     if len(data) > MAX_FILE_BYTES:
         raise ArchiveError(f"{info.filename}: > {MAX_FILE_BYTES // 2**20} MiB")
     return data
-
-
-def _empty(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder)

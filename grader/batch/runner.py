@@ -36,7 +36,8 @@ PROJECT = CHECKS_DIR.parent
 # list is imported by each child: slower, the same grade. Not pytest's plugins (xdist,
 # pytest-timeout): pytest rewrites their assertions when it loads them itself.
 PRELOAD = (
-    "pytest", "_pytest.config", "_pytest.python", "_pytest.fixtures", "_pytest.terminal", "boto3", "boto3.session", "botocore.session", "botocore.client", "moto", "moto.server",
+    "pytest", "_pytest.config", "_pytest.python", "_pytest.fixtures", "_pytest.terminal",
+    "boto3", "boto3.session", "botocore.session", "botocore.client", "moto", "moto.server",
     "moto.backends", "moto.core.models", "moto.ec2.models", "moto.ecs.models", "moto.ecr.models",
     "moto.s3.models", "moto.logs.models", "moto.iam.models", "moto.sts.models", "moto.elbv2.models",
     "moto.cloudformation.models", "moto.cloudformation.parsing", "moto.cloudtrail.models",
@@ -87,10 +88,6 @@ def warm_up(modules: Iterable[str] = PRELOAD) -> float:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - an optional library: the child imports what it needs
             pass
-    try:
-        _share_botocore_data()
-    except Exception:  # noqa: BLE001 - another botocore: every run parses its own
-        pass
     try:  # moto's service models (AWS's API descriptions), parsed once instead of once per submission
         from moto.core.utils import get_pagination_model, get_service_model
 
@@ -103,43 +100,6 @@ def warm_up(modules: Iterable[str] = PRELOAD) -> float:
     except Exception:  # noqa: BLE001 - another moto: the child parses what it needs
         pass
     return time.perf_counter() - start
-
-
-def _share_botocore_data() -> None:
-    """botocore's JSON files (service models, endpoints) and its listings of them, read once for
-    the batch. Every boto3 session of a run (the scorer's, moto's own) reads them again otherwise.
-    They are read-only: botocore already shares what one loader parsed with all its callers (see
-    ecslab.moto_bridge.shared_models, which does the same within one run)."""
-    import boto3
-    import botocore.loaders
-
-    parsed: dict[str, object] = {}
-    load_file = botocore.loaders.JSONFileLoader.load_file
-
-    def shared_load_file(self, file_path):  # noqa: ANN001 - botocore's signature
-        if file_path not in parsed:
-            parsed[file_path] = load_file(self, file_path)
-        return parsed[file_path]
-
-    listings: dict[tuple, list[str]] = {}
-    list_services = botocore.loaders.Loader.list_available_services
-
-    def shared_list_services(self, type_name):  # noqa: ANN001 - botocore's signature
-        key = (tuple(self.search_paths), type_name)
-        if key not in listings:
-            listings[key] = list_services(self, type_name)
-        return list(listings[key])
-
-    botocore.loaders.JSONFileLoader.load_file = shared_load_file
-    botocore.loaders.Loader.list_available_services = shared_list_services
-    session = boto3.Session(aws_access_key_id="warm-up", aws_secret_access_key="warm-up", region_name="eu-west-1")
-    for service in SERVICES:
-        session.client(service)
-        for model in ("paginators-1", "waiters-2"):
-            try:
-                session._session.get_component("data_loader").load_service_model(service, model)
-            except Exception:  # noqa: BLE001 - a service without waiters
-                pass
 
 
 def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished], None],

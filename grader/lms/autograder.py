@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from grader import i18n
 from grader.feedback import LANGUAGES, Text
 from grader.lms import gradescope
 
@@ -99,7 +100,7 @@ class AutograderRun:
             return
         shown = _relative(folder, self.submission)
         label = Text("Dossier noté", "Graded folder")(self.lang)
-        data["output"] = f"{label}{_colon(self.lang)}{gradescope.md(shown)}\n\n{data.get('output', '')}"
+        data["output"] = f"{label}{i18n.colon(self.lang)}{gradescope.md(shown)}\n\n{data.get('output', '')}"
         self._write(data)
 
     def _fail(self, message: str) -> None:
@@ -128,10 +129,6 @@ def _relative(folder: Path, root: Path) -> str:
     except ValueError:
         return str(folder)
     return "." if relative in ("", ".") else relative
-
-
-def _colon(lang: str) -> str:
-    return ": " if lang == "en" else " : "
 
 
 # --- What the student reads when nothing could be graded ------------------------------------------
