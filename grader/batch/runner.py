@@ -152,20 +152,42 @@ def _finished(entry: _Running) -> Finished:
 
 
 def kill_tree(pid: int) -> None:
-    """Stop `pid` and every process under it (frozen first, so that none forks meanwhile)."""
+    """Kill `pid` and every process under it; return when they are gone.
+
+    All are frozen first (none forks meanwhile), then the ones under `pid` die while `pid`, a
+    stopped subreaper, still holds them: none is ever left to the machine's init, even dying."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
+        below = root.children(recursive=True)
     except psutil.Error:
         return
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
-        for process in tree:
-            try:
-                process.send_signal(sig)
-            except psutil.Error:
-                pass
+    _signal(root, signal.SIGSTOP)
+    _signal(below, signal.SIGSTOP)
+    _signal(below, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(process) for process in below):
+        time.sleep(0.01)
+    _signal(root, signal.SIGKILL)
+
+
+def _alive(process) -> bool:  # noqa: ANN001 - a psutil process
+    """Not dead yet (a zombie is dead: its stopped parent has not reaped it)."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _signal(processes, sig: int) -> None:  # noqa: ANN001 - psutil processes
+    for process in processes if isinstance(processes, list) else [processes]:
+        try:
+            process.send_signal(sig)
+        except Exception:  # noqa: BLE001 - psutil.Error: gone already
+            pass
 
 
 # --- In the child --------------------------------------------------------------------------------

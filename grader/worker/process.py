@@ -549,6 +549,11 @@ class Worker:
                 self._process.wait(timeout=10)
             except (OSError, subprocess.TimeoutExpired):
                 pass
+            try:  # bubblewrap's namespace dies after bubblewrap: nothing of it outlives the grader
+                if self._zygote is not None:
+                    self._zygote.wait(timeout=5)
+            except psutil.Error:
+                pass
             self._process = None
         if self._socket is not None:
             self._socket.close()
