@@ -19,15 +19,18 @@ import time
 
 from PIL import Image
 
-from errors import ClassifierError
-from image_input import decode, fetch, max_bytes
+from errors import ClassifierError, tr
+from image_input import decode, fetch, max_bytes, too_big
 from model import ImageClassifier
 from result import build_result, to_json_line, top_lines
 
 DEFAULT_MODEL_DIR = "/app/model"
-USAGE = ("Utilisation : python classifier.py <URL http(s) ou fichier>\n"
-         "          ou python classifier.py s3://bucket/entree.jpg s3://bucket/sortie.json\n"
-         "          (ou la variable d'environnement IMAGE_URL)")
+USAGE_FR = ("Utilisation : python classifier.py <URL http(s) ou fichier>\n"
+            "          ou python classifier.py s3://bucket/entree.jpg s3://bucket/sortie.json\n"
+            "          (ou la variable d'environnement IMAGE_URL ; ECS_LAB_LANG=en pour l'anglais)")
+USAGE_EN = ("Usage: python classifier.py <http(s) URL or file>\n"
+            "    or python classifier.py s3://bucket/input.jpg s3://bucket/output.json\n"
+            "       (or the IMAGE_URL environment variable; ECS_LAB_LANG=fr for French)")
 
 
 @functools.lru_cache(maxsize=None)
@@ -43,8 +46,8 @@ def get_classifier() -> ImageClassifier:
 def classify_bytes(data: bytes, source: str, clf: ImageClassifier | None = None) -> dict:
     """Decode, classify (with ``clf``, default :func:`get_classifier`) and build the result document."""
     start = time.perf_counter()
-    image = decode(data)
     clf = clf or get_classifier()
+    image = decode(data)
     predictions = clf.classify(image, top_k=5)
     duration_ms = (time.perf_counter() - start) * 1000
     return build_result(source, clf.name, clf.version, predictions, duration_ms)
@@ -69,15 +72,19 @@ def classify_s3(input_uri: str, output_uri: str, s3_client=None) -> dict:
         import s3_io  # the student's module, copied into the image at build time
     except ModuleNotFoundError as exc:
         if exc.name != "s3_io":
-            raise ClassifierError(f"Le module s3_io.py ne se charge pas : {exc}") from None
-        raise ClassifierError("Mode S3 indisponible : le module s3_io.py est absent de l'image") from None
+            raise ClassifierError(f"Le module s3_io.py ne se charge pas : {exc}",
+                                  f"The s3_io.py module does not load: {exc}") from None
+        raise ClassifierError("Mode S3 indisponible : le module s3_io.py est absent de l'image",
+                              "S3 mode unavailable: the s3_io.py module is not in the image") from None
     except Exception as exc:  # noqa: BLE001 - the student's code may fail in any way
-        raise ClassifierError(f"Le module s3_io.py ne se charge pas : {type(exc).__name__}: {exc}") from None
+        raise ClassifierError(f"Le module s3_io.py ne se charge pas : {type(exc).__name__}: {exc}",
+                              f"The s3_io.py module does not load: {type(exc).__name__}: {exc}") from None
     for uri in (input_uri, output_uri):
         try:
             s3_io.parse_s3_uri(uri)
         except ValueError:
-            raise ClassifierError(f"URI S3 invalide : {uri} (attendu s3://bucket/clé)") from None
+            raise ClassifierError(f"URI S3 invalide : {uri} (attendu s3://bucket/clé)",
+                                  f"Invalid S3 URI: {uri} (expected s3://bucket/key)") from None
     client = s3_client or _s3_client()
     start = time.perf_counter()
     try:
@@ -85,17 +92,20 @@ def classify_s3(input_uri: str, output_uri: str, s3_client=None) -> dict:
     except ClassifierError:
         raise
     except Exception as exc:  # noqa: BLE001 - the student's code may raise anything
-        raise ClassifierError(f"Lecture impossible de {input_uri} : {_s3_reason(exc)}") from None
+        raise ClassifierError(f"Lecture impossible de {input_uri} : {_s3_reason(exc)}",
+                              f"Cannot read {input_uri}: {_s3_reason(exc)}") from None
     if not isinstance(data, (bytes, bytearray)):
-        raise ClassifierError("s3_io.download_image doit renvoyer des octets (bytes)")
+        raise ClassifierError("s3_io.download_image doit renvoyer des octets (bytes)",
+                              "s3_io.download_image must return bytes")
     if len(data) > max_bytes():
-        raise ClassifierError(f"Image trop volumineuse : plus de {max_bytes() / 1024 / 1024:.1f} Mo (limite)")
+        raise too_big(max_bytes())
     result = classify_bytes(bytes(data), input_uri)
     result["processing"]["duration_ms"] = round((time.perf_counter() - start) * 1000, 1)
     try:
         s3_io.upload_result(client, output_uri, result)
     except Exception as exc:  # noqa: BLE001
-        raise ClassifierError(f"Écriture impossible de {output_uri} : {_s3_reason(exc)}") from None
+        raise ClassifierError(f"Écriture impossible de {output_uri} : {_s3_reason(exc)}",
+                              f"Cannot write {output_uri}: {_s3_reason(exc)}") from None
     return result
 
 
@@ -105,13 +115,13 @@ def _s3_reason(exc: Exception) -> str:
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404", "NotFound"):
-            return "l'objet n'existe pas"
+            return tr("l'objet n'existe pas", "the object does not exist")
         if code == "NoSuchBucket":
-            return "le bucket n'existe pas"
+            return tr("le bucket n'existe pas", "the bucket does not exist")
         if code in ("AccessDenied", "403"):
-            return "accès refusé"
+            return tr("accès refusé", "access denied")
         if code:
-            return f"erreur S3 {code}"
+            return tr(f"erreur S3 {code}", f"S3 error {code}")
     return str(exc) or type(exc).__name__
 
 
@@ -119,8 +129,10 @@ def self_check() -> None:
     """Load the model and classify a generated picture (build-time smoke test)."""
     clf = get_classifier()
     predictions = clf.classify(Image.linear_gradient("L").convert("RGB").resize((320, 240)), top_k=1)
-    print(f"Modèle OK : {clf.name} ({clf.version}), {len(clf.labels)} classes,"
-          f" {clf.threads} thread(s), fichier {clf.onnx_path.name} -> {predictions[0].label}")
+    print(tr(f"Modèle OK : {clf.name} ({clf.version}), {len(clf.labels)} classes,"
+             f" {clf.threads} thread(s), fichier {clf.onnx_path.name} -> {predictions[0].label}",
+             f"Model OK: {clf.name} ({clf.version}), {len(clf.labels)} classes,"
+             f" {clf.threads} thread(s), file {clf.onnx_path.name} -> {predictions[0].label}"))
 
 
 def run(argv: list[str]) -> int:
@@ -128,44 +140,52 @@ def run(argv: list[str]) -> int:
         self_check()
         return 0
     if argv in (["-h"], ["--help"]):
-        print(USAGE)
+        print(tr(USAGE_FR, USAGE_EN))
         return 0
     if not argv and os.environ.get("IMAGE_URL"):
         argv = [os.environ["IMAGE_URL"]]
     if len(argv) == 1 and not argv[0].startswith("s3://"):
-        print(f"Classification de l'image : {argv[0]}", flush=True)
+        print(tr(f"Classification de l'image : {argv[0]}", f"Classifying the image: {argv[0]}"), flush=True)
         result = classify_source(argv[0])
     elif len(argv) == 2:
         if not (argv[0].startswith("s3://") and argv[1].startswith("s3://")):
             raise ClassifierError("Mode S3 : les deux arguments doivent être des URI s3://bucket/clé"
-                                  " (voir python classifier.py --help)")
-        print(f"Classification de l'image S3 : {argv[0]} -> {argv[1]}", flush=True)
+                                  " (voir python classifier.py --help)",
+                                  "S3 mode: both arguments must be s3://bucket/key URIs"
+                                  " (see python classifier.py --help)")
+        print(tr(f"Classification de l'image S3 : {argv[0]} -> {argv[1]}",
+                 f"Classifying the S3 image: {argv[0]} -> {argv[1]}"), flush=True)
         result = classify_s3(argv[0], argv[1])
     else:
         raise ClassifierError("Arguments invalides : attendu une URL http(s), un fichier, ou deux URI s3://"
-                              " (voir python classifier.py --help)")
+                              " (voir python classifier.py --help)",
+                              "Invalid arguments: expected an http(s) URL, a file, or two s3:// URIs"
+                              " (see python classifier.py --help)")
 
-    print(f"Modèle : {result['model']['name']} ({result['model']['version']})")
-    print("Top 5 des prédictions :")
+    print(tr("Modèle : ", "Model: ") + f"{result['model']['name']} ({result['model']['version']})")
+    print(tr("Top 5 des prédictions :", "Top 5 predictions:"))
     for line in top_lines(result):
         print(line)
     if len(argv) == 2:
-        print(f"Résultat écrit dans {argv[1]}")
+        print(tr(f"Résultat écrit dans {argv[1]}", f"Result written to {argv[1]}"))
     print(to_json_line(result), flush=True)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    error = tr("Erreur : ", "Error: ")
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except ClassifierError as exc:
-        print(f"Erreur : {exc}", file=sys.stderr, flush=True)
+        message = str(exc)
     except KeyboardInterrupt:
-        print("Erreur : interrompu", file=sys.stderr, flush=True)
+        message = tr("interrompu", "interrupted")
     except MemoryError:
-        print("Erreur : mémoire insuffisante pour traiter cette image", file=sys.stderr, flush=True)
+        message = tr("mémoire insuffisante pour traiter cette image", "not enough memory to process this image")
     except Exception as exc:  # noqa: BLE001 - a student never sees a traceback
-        print(f"Erreur inattendue ({type(exc).__name__}) : {exc}", file=sys.stderr, flush=True)
+        error = tr(f"Erreur inattendue ({type(exc).__name__}) : ", f"Unexpected error ({type(exc).__name__}): ")
+        message = str(exc)
+    print(error + " ".join(message.split()), file=sys.stderr, flush=True)  # one line, whatever the text
     return 1
 
 

@@ -15,9 +15,8 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from urllib3.exceptions import ReadTimeoutError
 
 from errors import ClassifierError
 
@@ -26,15 +25,19 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_PIXELS = 50_000_000
 _CHUNK = 64 * 1024
 _USER_AGENT = "ecs-lab-image-classifier/1.0"
+# Pillow modes of more than 8 bits per sample, which convert("RGB") would clip (16-bit grey -> white).
+_WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 def _env_number(name: str, default: float) -> float:
     try:
         value = float(os.environ.get(name, default))
     except ValueError:
-        raise ClassifierError(f"Variable d'environnement {name} invalide : {os.environ[name]!r}") from None
+        raise ClassifierError(f"Variable d'environnement {name} invalide : {os.environ[name]!r}",
+                              f"Invalid environment variable {name}: {os.environ[name]!r}") from None
     if value <= 0:
-        raise ClassifierError(f"Variable d'environnement {name} invalide : doit être positive")
+        raise ClassifierError(f"Variable d'environnement {name} invalide : doit être positive",
+                              f"Invalid environment variable {name}: must be positive")
     return value
 
 
@@ -50,12 +53,14 @@ def max_pixels() -> int:
     return int(_env_number("MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS))
 
 
-def _too_big(limit: int) -> ClassifierError:
-    return ClassifierError(f"Image trop volumineuse : plus de {limit / 1024 / 1024:.1f} Mo (limite)")
+def too_big(limit: int) -> ClassifierError:
+    return ClassifierError(f"Image trop volumineuse : plus de {limit / 1024 / 1024:.1f} Mo (limite)",
+                           f"Image too large: over {limit / 1024 / 1024:.1f} MB (limit)")
 
 
 def _too_slow(url: str, timeout: float) -> ClassifierError:
-    return ClassifierError(f"Téléchargement trop lent : délai de {timeout:g} s dépassé pour {url}")
+    return ClassifierError(f"Téléchargement trop lent : délai de {timeout:g} s dépassé pour {url}",
+                           f"Download too slow: {timeout:g} s timeout exceeded for {url}")
 
 
 def is_url(source: str) -> bool:
@@ -64,35 +69,39 @@ def is_url(source: str) -> bool:
 
 def download(url: str, limit: int | None = None, timeout: float | None = None) -> bytes:
     """Download ``url``; refuse HTTP errors, bodies over ``limit`` bytes and slow servers."""
+    import requests  # only for URLs: about 70 ms of the start of a process that reads a file
+    from urllib3.exceptions import ReadTimeoutError
+
     limit = limit or max_bytes()
     timeout = timeout or download_timeout()
     deadline = time.monotonic() + timeout
     try:
         with requests.get(url, stream=True, timeout=timeout, headers={"User-Agent": _USER_AGENT}) as resp:
             if resp.status_code >= 400:
-                raise ClassifierError(
-                    f"Téléchargement impossible : le serveur a répondu HTTP {resp.status_code}"
-                    f" {resp.reason or ''}".rstrip() + f" pour {url}")
+                status = f"HTTP {resp.status_code} {resp.reason or ''}".rstrip()
+                raise ClassifierError(f"Téléchargement impossible : le serveur a répondu {status} pour {url}",
+                                      f"Download failed: the server answered {status} for {url}")
             declared = resp.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limit:
-                raise _too_big(limit)
+                raise too_big(limit)
             body = bytearray()
             for chunk in resp.iter_content(_CHUNK):
                 body += chunk
                 if len(body) > limit:
-                    raise _too_big(limit)
+                    raise too_big(limit)
                 if time.monotonic() > deadline:
                     raise requests.Timeout()
             return bytes(body)
     except requests.Timeout:
         raise _too_slow(url, timeout) from None
     except requests.exceptions.InvalidURL:
-        raise ClassifierError(f"URL invalide : {url}") from None
+        raise ClassifierError(f"URL invalide : {url}", f"Invalid URL: {url}") from None
     except requests.RequestException as exc:
         if any(isinstance(arg, ReadTimeoutError) for arg in exc.args):  # timed out while streaming the body
             raise _too_slow(url, timeout) from None
         reason = type(exc).__name__
-        raise ClassifierError(f"Téléchargement impossible ({reason}) : serveur injoignable pour {url}") from None
+        raise ClassifierError(f"Téléchargement impossible ({reason}) : serveur injoignable pour {url}",
+                              f"Download failed ({reason}): server unreachable for {url}") from None
 
 
 def read_file(path: str, limit: int | None = None) -> bytes:
@@ -100,13 +109,15 @@ def read_file(path: str, limit: int | None = None) -> bytes:
     limit = limit or max_bytes()
     p = Path(path)
     if not p.is_file():
-        raise ClassifierError(f"Fichier introuvable : {path}")
+        raise ClassifierError(f"Fichier introuvable : {path}", f"File not found: {path}")
     if p.stat().st_size > limit:
-        raise _too_big(limit)
+        raise too_big(limit)
     try:
         return p.read_bytes()
     except OSError as exc:
-        raise ClassifierError(f"Lecture impossible du fichier {path} : {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise ClassifierError(f"Lecture impossible du fichier {path} : {reason}",
+                              f"Cannot read the file {path}: {reason}") from None
 
 
 def fetch(source: str) -> bytes:
@@ -116,15 +127,17 @@ def fetch(source: str) -> bytes:
         return download(source)
     if scheme and len(scheme) > 1:  # "C:" style drive letters are paths, "ftp:" is not
         raise ClassifierError(
-            f"Adresse non prise en charge : {source} (utilisez http(s)://, s3:// ou un fichier)")
+            f"Adresse non prise en charge : {source} (utilisez http(s)://, s3:// ou un fichier)",
+            f"Unsupported address: {source} (use http(s)://, s3:// or a file)")
     return read_file(source)
 
 
 def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
-    """Decode image bytes into an RGB PIL image; refuse non-images and oversized images."""
+    """Decode image bytes into an 8-bit RGB PIL image; refuse non-images and oversized images."""
     limit_pixels = limit_pixels or max_pixels()
     if not data:
-        raise ClassifierError("Le contenu reçu est vide : ce n'est pas une image")
+        raise ClassifierError("Le contenu reçu est vide : ce n'est pas une image",
+                              "The content received is empty: it is not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -133,15 +146,57 @@ def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
             if width * height > limit_pixels:
                 raise ClassifierError(
                     f"Image trop grande pour être décodée sans risque : {width}×{height} pixels"
-                    f" (limite {limit_pixels} pixels)")
+                    f" (limite {limit_pixels} pixels)",
+                    f"Image too large to be decoded safely: {width}×{height} pixels (limit {limit_pixels} pixels)")
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # as transformers' load_image does
-            return image if image.mode == "RGB" else image.convert("RGB")
+            return to_rgb(image)
     except ClassifierError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ClassifierError("Image trop grande pour être décodée sans risque (bombe de décompression)") from None
+        raise ClassifierError("Image trop grande pour être décodée sans risque (bombe de décompression)",
+                              "Image too large to be decoded safely (decompression bomb)") from None
     except UnidentifiedImageError:
-        raise ClassifierError("Le contenu reçu n'est pas une image reconnue (JPEG, PNG, GIF, WebP...)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ClassifierError(f"Image corrompue ou illisible : {exc}") from None
+        raise ClassifierError("Le contenu reçu n'est pas une image reconnue (JPEG, PNG, GIF, WebP...)",
+                              "The content received is not a recognised image (JPEG, PNG, GIF, WebP...)") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on a corrupt file
+        reason = str(exc) or type(exc).__name__
+        raise ClassifierError(f"Image corrompue ou illisible : {reason}",
+                              f"Corrupt or unreadable image: {reason}") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB, with the full range of images of more than 8 bits per sample kept.
+
+    Pillow's ``convert("RGB")`` clips 16-bit and 32-bit samples at 255, which makes
+    a 16-bit greyscale PNG an all-white picture; those are scaled to 8 bits first.
+    Transparency is dropped, as transformers' ``convert("RGB")`` does.
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode in _WIDE_MODES:
+        image = _wide_to_grey(image)
+    try:
+        return image.convert("RGB")
+    except ValueError:  # a colour space Pillow cannot turn into RGB (LAB, ...)
+        raise ClassifierError(f"Espace de couleurs non pris en charge : {image.mode} (attendu RGB, niveaux de gris,"
+                              f" palette ou CMJN)",
+                              f"Unsupported colour space: {image.mode} (expected RGB, greyscale, palette or CMYK)"
+                              ) from None
+
+
+def _wide_to_grey(image: Image.Image) -> Image.Image:
+    """An 8-bit greyscale image from a 16-bit, 32-bit integer or float one."""
+    pixels = np.asarray(image)
+    if pixels.dtype.kind == "f":
+        pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(pixels.max(initial=0.0))
+        scale = 255.0 if peak <= 1.0 else 255.0 / peak  # [0, 1] images, or whatever range they use
+        return Image.fromarray(np.clip(pixels * scale + 0.5, 0, 255).astype(np.uint8), mode="L")
+    peak = int(pixels.max(initial=0))
+    if image.mode != "I" or peak > 255:  # 16-bit samples (or an "I" image that uses more than 8 bits)
+        shift = 8 if peak <= 0xFFFF else max(0, peak.bit_length() - 8)
+        pixels = np.right_shift(np.clip(pixels, 0, None), shift)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")

@@ -70,12 +70,17 @@ def _read_json(path: Path) -> dict:
         with path.open(encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise ClassifierError(f"Fichier du modèle introuvable : {path}") from None
+        raise _missing(path) from None
     except (OSError, ValueError) as exc:
-        raise ClassifierError(f"Fichier du modèle illisible : {path} ({exc})") from None
+        raise ClassifierError(f"Fichier du modèle illisible : {path} ({exc})",
+                              f"Unreadable model file: {path} ({exc})") from None
     if not isinstance(data, dict):
-        raise ClassifierError(f"Fichier du modèle invalide : {path}")
+        raise ClassifierError(f"Fichier du modèle invalide : {path}", f"Invalid model file: {path}")
     return data
+
+
+def _missing(path: Path) -> ClassifierError:
+    return ClassifierError(f"Fichier du modèle introuvable : {path}", f"Model file not found: {path}")
 
 
 def _labels(config: dict) -> list[str]:
@@ -84,7 +89,8 @@ def _labels(config: dict) -> list[str]:
         return [id2label.get(i, f"classe {i}") for i in range(max(id2label) + 1)]
     if isinstance(config.get("label_names"), list) and config["label_names"]:
         return [str(v) for v in config["label_names"]]
-    raise ClassifierError("config.json du modèle sans « id2label » : impossible de nommer les classes")
+    raise ClassifierError("config.json du modèle sans « id2label » : impossible de nommer les classes",
+                          "The model's config.json has no \"id2label\": the classes cannot be named")
 
 
 def _preprocessor(model_dir: Path, config: dict) -> Preprocessor:
@@ -93,7 +99,7 @@ def _preprocessor(model_dir: Path, config: dict) -> Preprocessor:
         return Preprocessor.from_config(_read_json(path))
     if isinstance(config.get("pretrained_cfg"), dict):  # a timm model without preprocessor_config.json
         return Preprocessor.from_timm(config["pretrained_cfg"])
-    raise ClassifierError(f"Fichier du modèle introuvable : {path}")
+    raise _missing(path)
 
 
 class ImageClassifier:
@@ -102,11 +108,13 @@ class ImageClassifier:
     def __init__(self, model_dir: str | os.PathLike, threads: int | None = None) -> None:
         self.model_dir = Path(model_dir)
         if not self.model_dir.is_dir():
-            raise ClassifierError(f"Dossier du modèle introuvable : {self.model_dir}")
+            raise ClassifierError(f"Dossier du modèle introuvable : {self.model_dir}",
+                                  f"Model folder not found: {self.model_dir}")
         names = [f"onnx/{p.name}" for p in (self.model_dir / "onnx").glob("*.onnx")]
         onnx_file = select_onnx_file(names)
         if onnx_file is None:
-            raise ClassifierError(f"Aucun fichier onnx/model*.onnx dans {self.model_dir}")
+            raise ClassifierError(f"Aucun fichier onnx/model*.onnx dans {self.model_dir}",
+                                  f"No onnx/model*.onnx file in {self.model_dir}")
         self.onnx_path = self.model_dir / onnx_file
         config = _read_json(self.model_dir / "config.json")
         self.labels = _labels(config)
@@ -129,7 +137,8 @@ class ImageClassifier:
         try:
             return ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ClassifierError(f"Modèle ONNX illisible : {self.onnx_path} ({exc})") from None
+            raise ClassifierError(f"Modèle ONNX illisible : {self.onnx_path} ({exc})",
+                                  f"Unreadable ONNX model: {self.onnx_path} ({exc})") from None
 
     def run(self, pixel_values: np.ndarray) -> np.ndarray:
         """Raw ``session.run`` on a preprocessed batch; returns the logits."""
@@ -140,7 +149,8 @@ class ImageClassifier:
         logits = self.run(self.preprocess(image))[0].astype(np.float64)
         if logits.shape[-1] != len(self.labels):
             raise ClassifierError(
-                f"Le modèle produit {logits.shape[-1]} classes mais config.json en nomme {len(self.labels)}")
+                f"Le modèle produit {logits.shape[-1]} classes mais config.json en nomme {len(self.labels)}",
+                f"The model gives {logits.shape[-1]} classes but config.json names {len(self.labels)}")
         exp = np.exp(logits - logits.max())
         scores = exp / exp.sum()
         top = np.argsort(-scores, kind="stable")[:top_k]

@@ -10,6 +10,7 @@ to ``floor(size / crop_pct)``, centre crop, /255, normalise.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from errors import ClassifierError
 _CROP_PCT_MAX_EDGE = 384
 _DEFAULT_MEAN = (0.5, 0.5, 0.5)
 _DEFAULT_STD = (0.5, 0.5, 0.5)
+# Largest model input built (pixels): 16.7 million, 200 MB as float32; any real model's is far smaller.
+MAX_INPUT_PIXELS = 4096 * 4096
 _TIMM_RESAMPLE = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
 
 
@@ -55,11 +58,14 @@ class Preprocessor:
             crop_pct = float(crop_pct) if crop_pct is not None else None
             do_center_crop = bool(cfg.get("do_center_crop", crop_hw is not None))
         except (TypeError, ValueError, KeyError) as exc:
-            raise ClassifierError(f"preprocessor_config.json invalide : {exc}") from None
+            raise ClassifierError(f"preprocessor_config.json invalide : {exc}",
+                                  f"Invalid preprocessor_config.json: {exc}") from None
         if shortest is None and resize_hw is None:
-            raise ClassifierError("preprocessor_config.json invalide : « size » manquant")
+            raise ClassifierError("preprocessor_config.json invalide : « size » manquant",
+                                  "Invalid preprocessor_config.json: \"size\" is missing")
         if crop_pct is not None and not 0 < crop_pct <= 1:
-            raise ClassifierError("preprocessor_config.json invalide : crop_pct doit être dans ]0, 1]")
+            raise ClassifierError("preprocessor_config.json invalide : crop_pct doit être dans ]0, 1]",
+                                  "Invalid preprocessor_config.json: crop_pct must be in (0, 1]")
         if do_center_crop and crop_hw is None:
             crop_hw = resize_hw or (shortest, shortest)
         return cls(
@@ -78,7 +84,8 @@ class Preprocessor:
             crop_pct = float(data_cfg.get("crop_pct") or 0.875)
             resample = _TIMM_RESAMPLE[data_cfg.get("interpolation") or "bilinear"]
         except (KeyError, TypeError, ValueError) as exc:
-            raise ClassifierError(f"configuration timm du modèle invalide : {exc!r}") from None
+            raise ClassifierError(f"configuration timm du modèle invalide : {exc!r}",
+                                  f"Invalid timm configuration of the model: {exc!r}") from None
         return cls.from_config({
             "size": {"shortest_edge": math.floor(min(height, width) / crop_pct)},
             "crop_size": {"height": height, "width": width}, "do_center_crop": True,
@@ -91,22 +98,42 @@ class Preprocessor:
         """Return the model input of ``image``: float32 array of shape (1, 3, H, W)."""
         if image.mode != "RGB":
             image = image.convert("RGB")
+        crop_hw = self._crop_hw()
         if self.do_resize:
-            image = image.resize(self._resize_target(image.size), resample=self.resample)
-            if self._crop_pct_applies() and not self.do_center_crop:
-                image = _center_crop(image, (self.shortest_edge, self.shortest_edge))
-        if self.do_center_crop:
-            image = _center_crop(image, self.crop_hw)
-        # rescale then normalise, fused: (x * factor - mean) / std == x * (factor / std) - mean / std
+            target = self._resize_target(image.size)
+            if crop_hw is None:
+                _check_input_size(image.size, target)
+                image = image.resize(target, resample=self.resample)
+            else:
+                image = _resize_and_crop(image, target, crop_hw, self.resample)
+        elif crop_hw is not None:
+            image = _center_crop(image, crop_hw)
+        _check_input_size(image.size, image.size)
+        # rescale then normalise, fused: (x * factor - mean) / std == x * (factor / std) - mean / std,
+        # computed in float32 from the uint8 pixels in two passes (the same values as float32(x) * scale - offset)
+        scale, offset = self._scale_offset
+        pixels = np.asarray(image).transpose(2, 0, 1)
+        out = np.empty((1, *pixels.shape), dtype=np.float32)
+        np.multiply(pixels, scale, out=out[0])
+        out[0] -= offset
+        return out
+
+    @functools.cached_property
+    def _scale_offset(self) -> tuple[np.ndarray, np.ndarray]:
         scale = np.full(3, self.rescale_factor if self.do_rescale else 1.0)
         offset = np.zeros(3)
         if self.do_normalize:
             std = np.asarray(self.std)
             scale, offset = scale / std, np.asarray(self.mean) / std
-        pixels = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)[np.newaxis]
-        pixels = pixels * scale.astype(np.float32)[:, None, None]
-        pixels -= offset.astype(np.float32)[:, None, None]
-        return np.ascontiguousarray(pixels)
+        return scale.astype(np.float32)[:, None, None], offset.astype(np.float32)[:, None, None]
+
+    def _crop_hw(self) -> tuple[int, int] | None:
+        """The centre crop applied after resizing (or alone), as (height, width), or None."""
+        if self.do_center_crop:
+            return self.crop_hw
+        if self.do_resize and self._crop_pct_applies():
+            return self.shortest_edge, self.shortest_edge
+        return None
 
     def _crop_pct_applies(self) -> bool:
         return (self.crop_pct is not None and self.shortest_edge is not None
@@ -130,15 +157,58 @@ class Preprocessor:
         return (new_short, new_long) if width <= height else (new_long, new_short)
 
 
-def _center_crop(image: Image.Image, crop_hw: tuple[int, int]) -> Image.Image:
+def _crop_window(size: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where transformers' ``center_crop`` takes ``crop_hw`` from an image of PIL ``size``.
+
+    Returns (left, top, right, bottom) in the image's coordinates; the window is
+    outside the image where transformers pads with zeros (crop larger than the image).
+    """
     crop_h, crop_w = crop_hw
+    width, height = size
+    canvas_w, canvas_h = max(width, crop_w), max(height, crop_h)
+    left = int((canvas_w - crop_w) / 2) - (canvas_w - width) // 2
+    top = int((canvas_h - crop_h) / 2) - (canvas_h - height) // 2
+    return left, top, left + crop_w, top + crop_h
+
+
+def _center_crop(image: Image.Image, crop_hw: tuple[int, int]) -> Image.Image:
+    left, top, right, bottom = _crop_window(image.size, crop_hw)
+    return image.crop((left, top, right, bottom))  # Pillow fills outside the image with zeros
+
+
+def _resize_and_crop(image: Image.Image, target: tuple[int, int], crop_hw: tuple[int, int],
+                     resample: int) -> Image.Image:
+    """``_center_crop(image.resize(target), crop_hw)``, resizing only the pixels the crop keeps.
+
+    Pillow's ``box`` resizing computes each output pixel from the same source
+    pixels, with the same filter, as resizing the whole image (its filter reads
+    outside the box), so the crop is the same while the time and memory follow
+    the crop's size, not the resized image's (a 20000×2 photo would otherwise be
+    resized to 2,560,000×256 before being cropped to 224×224).
+    """
     width, height = image.size
-    if crop_w > width or crop_h > height:  # pad with zeros like transformers' center_crop
-        canvas = Image.new("RGB", (max(width, crop_w), max(height, crop_h)))
-        canvas.paste(image, ((canvas.width - width) // 2, (canvas.height - height) // 2))
-        image, (width, height) = canvas, canvas.size
-    top, left = int((height - crop_h) / 2), int((width - crop_w) / 2)
-    return image.crop((left, top, left + crop_w, top + crop_h))
+    target_w, target_h = target
+    left, top, right, bottom = _crop_window(target, crop_hw)
+    inside = (max(left, 0), max(top, 0), min(right, target_w), min(bottom, target_h))
+    sx, sy = width / target_w, height / target_h
+    box = (inside[0] * sx, inside[1] * sy, min(inside[2] * sx, width), min(inside[3] * sy, height))
+    part = image.resize((inside[2] - inside[0], inside[3] - inside[1]), resample=resample, box=box)
+    if inside == (left, top, right, bottom):
+        return part
+    canvas = Image.new("RGB", (right - left, bottom - top))  # padded with zeros like transformers
+    canvas.paste(part, (inside[0] - left, inside[1] - top))
+    return canvas
+
+
+def _check_input_size(size: tuple[int, int], target: tuple[int, int]) -> None:
+    """Refuse a model input so large that building it would exhaust the task's memory."""
+    width, height = target
+    if width * height > MAX_INPUT_PIXELS:
+        raise ClassifierError(
+            f"Image trop allongée pour ce modèle : {size[0]}×{size[1]} pixels donneraient une entrée de"
+            f" {width}×{height} pixels (limite {MAX_INPUT_PIXELS} pixels)",
+            f"Image too elongated for this model: {size[0]}×{size[1]} pixels would make an input of"
+            f" {width}×{height} pixels (limit {MAX_INPUT_PIXELS} pixels)")
 
 
 def _parse_size(size) -> tuple[int | None, tuple[int, int] | None]:

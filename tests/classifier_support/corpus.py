@@ -74,7 +74,7 @@ def _exif_rotated(orientation: int) -> bytes:
 
 def _sixteen_bit_grey() -> bytes:
     grey = np.asarray(_coffee().convert("L"), dtype=np.uint16) * 257  # full 16-bit range
-    return _encode(Image.fromarray(grey, mode="I;16"), "PNG")
+    return _encode(Image.fromarray(grey), "PNG")  # uint16: mode I;16
 
 
 def _sixteen_bit_colour() -> bytes:
@@ -116,7 +116,7 @@ VARIANTS = {
     "webp": lambda: _encode(_coffee(), "WEBP", quality=90),
     "gif": lambda: _encode(_coffee(), "GIF"),
     "tiff-16bit-grey": lambda: _encode(Image.fromarray(
-        np.asarray(_coffee().convert("L"), dtype=np.uint16) * 257, mode="I;16"), "TIFF"),
+        np.asarray(_coffee().convert("L"), dtype=np.uint16) * 257), "TIFF"),
     "exif-rotate-90": lambda: _exif_rotated(6),
     "exif-rotate-180": lambda: _exif_rotated(3),
     "exif-rotate-270": lambda: _exif_rotated(8),
@@ -127,6 +127,60 @@ VARIANTS = {
 @lru_cache(maxsize=None)
 def variant(kind: str) -> bytes:
     return VARIANTS[kind]()
+
+
+def _png_of(width: int, height: int, mode: str = "RGB") -> bytes:
+    """A noisy picture (so that the PNG is not trivially small to decode) of the given size."""
+    rng = np.random.default_rng(width * 7 + height)
+    channels = {"RGB": 3, "L": 1}[mode]
+    pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+    return _encode(Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels, mode=mode), "PNG", compress_level=1)
+
+
+def _huge_flat_png(width: int, height: int) -> bytes:
+    """A PNG that decodes to width x height pixels of one colour: a few kB for many megabytes."""
+    return _encode(Image.new("RGB", (width, height), (40, 90, 160)), "PNG")
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose header claims width x height (a bomb by its header)."""
+    import struct
+    data = bytearray(_encode(Image.new("RGB", (16, 16), (10, 20, 30)), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def _truncated(data: bytes, keep: float) -> bytes:
+    return data[: int(len(data) * keep)]
+
+
+# name -> (bytes, what the classifier must do): "ok" = a classification (exit 0), or an
+# error fragment (exit 1 with that in its one line). Extreme sizes stay far under the task's memory.
+HARD_CASES = {
+    "one-pixel.png": (lambda: _png_of(1, 1), "ok"),
+    "wide-20000x2.png": (lambda: _png_of(20_000, 2), "ok"),
+    "tall-2x20000.png": (lambda: _png_of(2, 20_000), "ok"),
+    "line-1x20000.png": (lambda: _png_of(1, 20_000, "L"), "ok"),
+    "flat-7000x7000.png": (lambda: _huge_flat_png(7000, 7000), "ok"),  # 49 megapixels, under the limit
+    "truncated.png": (lambda: _truncated(photo_bytes("coffee.png"), 0.4), ("illisible", "unreadable")),
+    "truncated-progressive.jpg": (lambda: _truncated(variant("jpeg-progressive"), 0.3), ("illisible", "unreadable")),
+    "header-only.png": (lambda: photo_bytes("coffee.png")[:33], ("pas une image reconnue", "not a recognised image")),
+    "jpeg-declaring-60000x60000.jpg": (lambda: _jpeg_declaring(60_000, 60_000), ("trop grande", "too large")),
+    "png-bomb-20000x20000.png": (lambda: _png_bomb(), ("trop grande", "too large")),
+    "text.txt": (lambda: b"ceci n'est pas une image\n" * 10, ("pas une image", "not a recognised image")),
+    "empty": (lambda: b"", ("vide", "empty")),
+}
+
+
+def _png_bomb() -> bytes:
+    from classifier_support.images import png_bomb
+    return png_bomb()
+
+
+@lru_cache(maxsize=None)
+def hard_case(name: str) -> bytes:
+    return HARD_CASES[name][0]()
 
 
 def record(out: Path = EXPECTED_FILE) -> None:
