@@ -1,13 +1,21 @@
-"""Build context and build helpers of the classifier image (no Docker engine needed)."""
+"""Build context and build helpers of the classifier image, the pruning of its virtual
+environment (builder/slim_venv.py) on a fake venv, and, with a Docker engine, the size of the
+built image and what still imports in it."""
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from classifier_support.paths import CLASSIFIER_DIR, REPO
+from classifier_support.fixtures import test_model_dir  # noqa: F401 - fixture
+from classifier_support.paths import CLASSIFIER_DIR, REPO, s3_io_dir
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +40,8 @@ def test_context_has_code_student_module_and_empty_model_dir(images, tmp_path):
     (submission / "image_classifier_operations.py").write_text("# not for the image\n")
     ctx = images.prepare_classifier_context(submission, tmp_path / "ctx")
     names = {p.name for p in ctx.iterdir()}
-    assert {"Dockerfile", ".dockerignore", "requirements.txt", "classifier.py", "model.py", "hub"} <= names
+    assert {"Dockerfile", ".dockerignore", "requirements.txt", "classifier.py", "model.py", "hub", "builder"} <= names
+    assert (ctx / "builder" / "slim_venv.py").is_file()
     assert (ctx / "s3_io.py").read_text() == "# student's module\n"
     assert "image_classifier_operations.py" not in names
     assert [p.name for p in (ctx / "model").iterdir()] == [".keep"]
@@ -155,3 +164,188 @@ def test_fetch_model_downloads_only_what_the_classifier_reads(tmp_path):
     assert sorted(log.read_text().split()) == ["config.json", "onnx/model.onnx", "preprocessor_config.json"]
     assert not (dest / ".cache").exists()
     assert (dest / "model_info.json").read_text().count("0123abcd") == 1
+
+
+def test_dockerfile_slims_the_venv_in_the_builder_stage():
+    text = (CLASSIFIER_DIR / "Dockerfile").read_text()
+    builder = text[text.index("AS builder"):]
+    builder = builder[:builder.index("\nFROM ")]
+    assert builder.index("pip install") < builder.index("COPY builder/slim_venv.py /tmp/slim_venv.py") \
+        < builder.index("/opt/venv/bin/python -B /tmp/slim_venv.py /opt/venv")
+
+
+# --- builder/slim_venv.py on a fake virtual environment -------------------------------------------
+
+SLIM_SCRIPT = CLASSIFIER_DIR / "builder" / "slim_venv.py"
+SITE = "lib/python3.11/site-packages"
+KEPT = [
+    "bin/activate",
+    f"{SITE}/botocore/__init__.py",
+    *(f"{SITE}/botocore/data/{name}" for name in (
+        "_retry.json", "endpoints.json", "partitions.json", "sdk-default-configuration.json",
+        "some-new-top-level-file.json")),
+    *(f"{SITE}/botocore/data/{service}/2020-01-01/service-2.json.gz"
+      for service in ("s3", "signin", "sso", "sso-oidc", "sts")),
+    f"{SITE}/boto3/data/s3/2006-03-01/resources-1.json",
+    f"{SITE}/onnxruntime/__init__.py",
+    f"{SITE}/onnxruntime/capi/_pybind_state.py",
+    f"{SITE}/onnxruntime/capi/libonnxruntime_providers_shared.so",
+    f"{SITE}/onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so",
+    f"{SITE}/numpy/__init__.py",
+    f"{SITE}/numpy/_core/__init__.py",
+    f"{SITE}/numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+    f"{SITE}/numpy/linalg/__init__.py",
+    f"{SITE}/numpy/testing/__init__.py",
+    f"{SITE}/PIL/Image.py",
+    f"{SITE}/certifi/tests/__init__.py",  # tests of other packages are not looked for
+]
+REMOVED = [
+    "bin/f2py", "bin/onnxruntime_test", "bin/jp.py",
+    f"{SITE}/botocore/data/ec2/2016-11-15/service-2.json.gz",
+    f"{SITE}/botocore/data/lambda/2015-03-31/service-2.json.gz",
+    f"{SITE}/boto3/data/ec2/2016-11-15/resources-1.json",
+    f"{SITE}/onnxruntime/tools/__init__.py",
+    f"{SITE}/onnxruntime/transformers/models/bert.py",
+    f"{SITE}/onnxruntime/quantization/quantize.py",
+    f"{SITE}/onnxruntime/capi/libonnxruntime.so.1.32.0",
+    f"{SITE}/numpy/__init__.pyi",
+    f"{SITE}/numpy/__init__.pxd",
+    f"{SITE}/numpy/f2py/__init__.py",
+    f"{SITE}/numpy/f2py/tests/test_f2py.py",
+    f"{SITE}/numpy/distutils/__init__.py",
+    f"{SITE}/numpy/_pyinstaller/hook-numpy.py",
+    f"{SITE}/numpy/_core/include/numpy/ndarraytypes.h",
+    f"{SITE}/numpy/_core/lib/libnpymath.a",
+    f"{SITE}/numpy/_core/tests/test_multiarray.py",
+    f"{SITE}/numpy/linalg/tests/test_linalg.py",
+    f"{SITE}/PIL/_imaging.pyi",
+]
+LINKS = {"bin/python": "python3.11", "bin/python3": "python3.11", "bin/python3.11": "/usr/bin/python3.11"}
+
+
+def fake_venv(root: Path) -> Path:
+    for rel in KEPT + REMOVED:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x" * 100)
+    for rel, target in LINKS.items():
+        (root / rel).symlink_to(target)
+    return root
+
+
+def tree(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+def slim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-B", str(SLIM_SCRIPT), *args], capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_slim_venv_keeps_what_the_classifier_uses(tmp_path):
+    venv = fake_venv(tmp_path / "venv")
+    proc = slim(str(venv))
+    assert proc.returncode == 0, proc.stderr
+    assert tree(venv) == set(KEPT) | set(LINKS)
+    assert os.readlink(venv / "bin/python3.11") == "/usr/bin/python3.11"
+    assert not (venv / SITE / "botocore/data/ec2").exists() and not (venv / SITE / "numpy/f2py").exists()
+    lines = proc.stdout.splitlines()
+    assert any("botocore/data/ (other services)" in line for line in lines)
+    assert any("onnxruntime/capi/libonnxruntime.so.*" in line for line in lines)
+    assert lines[-1].startswith("slim_venv: removed") and "MB in all" in lines[-1]
+
+
+def test_slim_venv_dry_run_removes_nothing(tmp_path):
+    venv = fake_venv(tmp_path / "venv")
+    before = tree(venv)
+    proc = slim(str(venv), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert "would remove" in proc.stdout and tree(venv) == before
+
+
+@pytest.mark.parametrize("missing, message", [
+    (f"{SITE}/botocore/data/sts", "botocore/data: kept entries missing: sts"),
+    (f"{SITE}/botocore/data/endpoints.json", "botocore/data/endpoints.json: required file missing"),
+    (f"{SITE}/onnxruntime/transformers", "onnxruntime/transformers: expected, not found"),
+    (f"{SITE}/onnxruntime/capi/libonnxruntime.so.1.32.0", "onnxruntime/capi/libonnxruntime.so.*: expected"),
+    (f"{SITE}/numpy", "numpy/f2py: expected, not found"),
+], ids=["kept-service", "required-file", "removed-folder", "removed-library", "whole-package"])
+def test_slim_venv_fails_and_removes_nothing_when_an_expected_path_is_missing(tmp_path, missing, message):
+    """A version bump that moves a folder stops the build instead of silently not pruning."""
+    venv = fake_venv(tmp_path / "venv")
+    target = venv / missing
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    before = tree(venv)
+    proc = slim(str(venv))
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert "Update the lists of slim_venv.py" in proc.stderr
+    assert tree(venv) == before
+
+
+def test_slim_venv_without_test_folders_fails(tmp_path):
+    venv = fake_venv(tmp_path / "venv")
+    for tests in sorted((venv / SITE / "numpy").rglob("tests"), reverse=True):
+        shutil.rmtree(tests)
+    proc = slim(str(venv))
+    assert proc.returncode == 1 and "numpy/**/tests: expected, not found" in proc.stderr
+
+
+# --- the built image (Docker engine needed) -------------------------------------------------------
+
+IMAGE_SIZE_LIMIT = 300_000_000  # bytes, "300MB" in `docker images` (342 MB before builder/slim_venv.py)
+TEST_TAG = "ecs-lab-test/image-classifier:slim-check"  # not ecs-lab-grader/: no leak for the local tier's tests
+
+# What the classifier and the student's s3_io.py can use, in the built image: the S3 client
+# and resource, the clients the credential providers create (assume role, SSO, login), an
+# inference with the baked model, image decoding; and botocore's other services are gone.
+IMAGE_CHECK = r'''
+import glob
+import boto3, botocore.exceptions, numpy as np, onnxruntime as ort
+from PIL import Image, features
+session = boto3.Session()
+for service in ("s3", "sts", "sso", "sso-oidc", "signin"):
+    session.client(service, region_name="eu-west-1")
+session.resource("s3", region_name="eu-west-1").Bucket("b").Object("k")
+try:
+    session.client("ec2", region_name="eu-west-1")
+    raise SystemExit("ec2 model still in the image")
+except botocore.exceptions.UnknownServiceError:
+    pass
+model = sorted(glob.glob("/app/model/onnx/*.onnx"))[0]
+sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+name = sess.get_inputs()[0].name
+out = sess.run(None, {name: np.zeros((1, 3, 224, 224), dtype=np.float32)})[0]
+assert out.shape[-1] == 1000, out.shape
+assert all(features.check(f) for f in ("jpg", "zlib", "webp")), "Pillow codecs"
+Image.new("RGB", (8, 8)).convert("L")
+print("image check ok", ort.__version__, np.__version__)
+'''
+
+
+@pytest.fixture(scope="module")
+def built_image(images, test_model_dir):  # noqa: F811 - fixture
+    from local_tier_support.docker_state import docker_client_or_skip
+
+    client = docker_client_or_skip()
+    settings = images.docker_settings()
+    network = "host" if settings.get("ECS_LAB_BUILD_NETWORK") == "host" else None
+    try:
+        # The reference s3_io.py, like the local tier's run of the reference: the layers are shared.
+        images.build_classifier_image(client, s3_io_dir(), TEST_TAG, model_dir=test_model_dir,
+                                      base_image=settings.get("ECS_LAB_BASE_IMAGE"), network_mode=network)
+        yield client, TEST_TAG
+    finally:
+        with contextlib.suppress(Exception):
+            client.images.remove(TEST_TAG, noprune=True)  # the build cache stays
+        client.close()
+
+
+def test_built_image_is_at_most_300_mb(built_image):
+    client, tag = built_image
+    size = int(client.images.get(tag).attrs["Size"])
+    assert size <= IMAGE_SIZE_LIMIT, f"classifier image {size / 1e6:.1f} MB > {IMAGE_SIZE_LIMIT / 1e6:.0f} MB"
+
+
+def test_built_image_still_imports_and_runs_what_the_classifier_uses(built_image):
+    client, tag = built_image
+    output = client.containers.run(tag, ["python", "-c", IMAGE_CHECK], remove=True, network_disabled=True)
+    assert b"image check ok" in output
