@@ -113,3 +113,29 @@ def test_the_program_speaks_one_language(test_model_dir, tmp_path, lang):
     wanted, unwanted = (FRENCH_WORDS, ENGLISH_WORDS) if lang == "fr" else (ENGLISH_WORDS, FRENCH_WORDS)
     assert [w for w in unwanted if w in text] == [], text
     assert "Erreur : " in text if lang == "fr" else "Error: " in text
+
+
+def test_fast_png_decoding_gives_pillows_pixels(clf, monkeypatch):
+    """libspng decodes colour PNGs (faster) to exactly Pillow's pixels; without it, Pillow decodes."""
+    import numpy as np
+
+    image_input = clf.image_input
+    pngs = {name: photo_bytes(name) for name in PHOTOS if photo_bytes(name)[:4] == b"\x89PNG"}
+    pngs.update({kind: variant(kind) for kind in VARIANTS if variant(kind)[:4] == b"\x89PNG"})
+    fast = {name: np.asarray(image_input.decode(data)) for name, data in pngs.items()}
+    monkeypatch.setitem(sys.modules, "pyspng", None)  # import pyspng -> ImportError
+    fast_path_used = []
+    for name, data in pngs.items():
+        slow = np.asarray(image_input.decode(data))
+        assert np.array_equal(fast[name], slow), name
+        with _open_image(data) as image:
+            fast_path_used.append(image_input._fast_png(image, data))
+    assert sum(fast_path_used) >= 10, "the fast path is not taken"
+    assert not image_input._fast_png(_open_image(variant("png-exif-rotate-90")), variant("png-exif-rotate-90"))
+
+
+def _open_image(data: bytes):
+    import io
+
+    from PIL import Image
+    return Image.open(io.BytesIO(data))

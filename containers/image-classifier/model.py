@@ -146,7 +146,7 @@ class ImageClassifier:
 
     def classify(self, image: Image.Image, top_k: int = 5) -> list[Prediction]:
         """Top ``top_k`` predictions (softmax scores, best first) for a PIL image."""
-        logits = self.run(self.preprocess(image))[0].astype(np.float64)
+        logits = self.run(self.preprocess(image, threads=self.threads))[0].astype(np.float64)
         if logits.shape[-1] != len(self.labels):
             raise ClassifierError(
                 f"Le modèle produit {logits.shape[-1]} classes mais config.json en nomme {len(self.labels)}",

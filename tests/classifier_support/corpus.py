@@ -62,14 +62,15 @@ def _coffee() -> Image.Image:
         return image.convert("RGB")
 
 
-def _exif_rotated(orientation: int) -> bytes:
+def _exif_rotated(orientation: int, fmt: str = "JPEG") -> bytes:
     """Coffee stored so that a viewer applying the EXIF ``orientation`` shows it upright."""
     image = _coffee()
     undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270,
             2: Image.Transpose.FLIP_LEFT_RIGHT}[orientation]
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return _encode(image.transpose(undo), "JPEG", quality=92, exif=exif)
+    options = {"quality": 92} if fmt == "JPEG" else {}
+    return _encode(image.transpose(undo), fmt, exif=exif, **options)
 
 
 def _sixteen_bit_grey() -> bytes:
@@ -121,6 +122,7 @@ VARIANTS = {
     "exif-rotate-180": lambda: _exif_rotated(3),
     "exif-rotate-270": lambda: _exif_rotated(8),
     "exif-mirror": lambda: _exif_rotated(2),
+    "png-exif-rotate-90": lambda: _exif_rotated(6, "PNG"),
 }
 
 
