@@ -299,7 +299,7 @@ TEST_TAG = "ecs-lab-test/image-classifier:slim-check"  # not ecs-lab-grader/: no
 # inference with the baked model, image decoding; and botocore's other services are gone.
 IMAGE_CHECK = r'''
 import glob
-import boto3, botocore.exceptions, numpy as np, onnxruntime as ort
+import boto3, botocore.exceptions, numpy as np, onnxruntime as ort, pyspng
 from PIL import Image, features
 session = boto3.Session()
 for service in ("s3", "sts", "sso", "sso-oidc", "signin"):
@@ -317,6 +317,10 @@ out = sess.run(None, {name: np.zeros((1, 3, 224, 224), dtype=np.float32)})[0]
 assert out.shape[-1] == 1000, out.shape
 assert all(features.check(f) for f in ("jpg", "zlib", "webp")), "Pillow codecs"
 Image.new("RGB", (8, 8)).convert("L")
+import io
+buf = io.BytesIO()
+Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+assert pyspng.load(buf.getvalue(), format="RGB").shape == (8, 8, 3), "libspng (image_input.py)"
 print("image check ok", ort.__version__, np.__version__)
 '''
 
@@ -349,3 +353,52 @@ def test_built_image_still_imports_and_runs_what_the_classifier_uses(built_image
     client, tag = built_image
     output = client.containers.run(tag, ["python", "-c", IMAGE_CHECK], remove=True, network_disabled=True)
     assert b"image check ok" in output
+
+
+# The hard cases run in the image with the task's memory (2 GiB, as the lab's task definition):
+# each ends with a classification or one line on stderr and exit 1, never the kernel's OOM kill (137).
+CONTAINER_CASES = ("wide-20000x2.png", "tall-2x20000.png", "flat-7000x7000.png", "png-bomb-20000x20000.png",
+                   "jpeg-declaring-60000x60000.jpg", "truncated.png", "one-pixel.png")
+
+
+def test_hard_cases_in_the_image_with_the_tasks_memory(built_image, tmp_path):
+    from classifier_support.corpus import HARD_CASES, hard_case, variant
+
+    client, tag = built_image
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in CONTAINER_CASES:
+        (data / name).write_bytes(hard_case(name))
+    (data / "coffee-16bit.png").write_bytes(variant("png-16bit-grey"))
+    data.chmod(0o755)
+    outcomes = {}
+    for name, lang in [(n, "fr") for n in CONTAINER_CASES] + [("coffee-16bit.png", "en"), ("truncated.png", "en")]:
+        container = client.containers.run(tag, ["python", "classifier.py", f"/data/{name}"], detach=True,
+                                          mem_limit="2g", memswap_limit="2g", network_disabled=True,
+                                          environment={"ECS_LAB_LANG": lang},
+                                          volumes={str(data): {"bind": "/data", "mode": "ro"}})
+        try:
+            code = container.wait(timeout=120)["StatusCode"]
+            container.reload()
+            oom = container.attrs["State"].get("OOMKilled")
+            stdout = container.logs(stdout=True, stderr=False).decode()
+            stderr = container.logs(stdout=False, stderr=True).decode()
+        finally:
+            container.remove(force=True)
+        outcomes[(name, lang)] = (code, oom, stdout, stderr)
+    problems = []
+    for (name, lang), (code, oom, stdout, stderr) in outcomes.items():
+        expected = "ok" if name == "coffee-16bit.png" else HARD_CASES[name][1]
+        if oom or code not in (0, 1):
+            problems.append(f"{name}: exit {code}, OOM killed {oom}")
+        elif expected == "ok":
+            if code != 0 or '"predictions"' not in stdout:
+                problems.append(f"{name}: exit {code}: {stderr.strip()[-200:]}")
+            elif name == "coffee-16bit.png" and '"label":"espresso"' not in stdout.replace(" ", ""):
+                problems.append(f"{name}: not an espresso: {stdout.strip().splitlines()[-1][:300]}")
+        else:
+            fragment, prefix = (expected[0], "Erreur : ") if lang == "fr" else (expected[1], "Error: ")
+            lines = stderr.strip().splitlines()
+            if code != 1 or len(lines) != 1 or not lines[0].startswith(prefix) or fragment not in lines[0]:
+                problems.append(f"{name} ({lang}): exit {code}, stderr {stderr.strip()[-300:]!r}")
+    assert not problems, problems
