@@ -132,7 +132,7 @@ def fetch(source: str) -> bytes:
 
 
 def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
-    """Decode image bytes into an 8-bit RGB PIL image; refuse non-images and oversized images."""
+    """Decode image bytes into an 8-bit RGB (or grey) PIL image; refuse non-images and oversized images."""
     limit_pixels = limit_pixels or max_pixels()
     if not data:
         raise ClassifierError("Le contenu reçu est vide : ce n'est pas une image",
@@ -153,7 +153,7 @@ def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
                     return decoded
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # as transformers' load_image does
-            return to_rgb(image)
+            return to_8bit(image)
     except ClassifierError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -206,17 +206,22 @@ def _decode_png_rgb(data: bytes) -> Image.Image | None:
         return None
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB, with the full range of images of more than 8 bits per sample kept.
+def to_8bit(image: Image.Image) -> Image.Image:
+    """8-bit RGB, or 8-bit greyscale (``L``) for a grey image, with the full range of
+    images of more than 8 bits per sample kept.
 
     Pillow's ``convert("RGB")`` clips 16-bit and 32-bit samples at 255, which makes
     a 16-bit greyscale PNG an all-white picture; those are scaled to 8 bits first.
-    Transparency is dropped, as transformers' ``convert("RGB")`` does.
+    A grey image stays grey: resized as one channel instead of three, it gives the
+    same pixels as its RGB conversion (see preprocessing.py). Transparency is
+    dropped, as transformers' ``convert("RGB")`` does.
     """
-    if image.mode == "RGB":
+    if image.mode in ("RGB", "L"):
         return image
     if image.mode in _WIDE_MODES:
-        image = _wide_to_grey(image)
+        return _wide_to_grey(image)
+    if image.mode in ("1", "LA"):
+        return image.convert("L")
     try:
         return image.convert("RGB")
     except ValueError:  # a colour space Pillow cannot turn into RGB (LAB, ...)
