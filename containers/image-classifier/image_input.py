@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_PIXELS = 50_000_000
 _CHUNK = 64 * 1024
 _USER_AGENT = "ecs-lab-image-classifier/1.0"
+# The modes decode() returns, which the preprocessing takes as they are.
+MODEL_MODES = ("RGB", "RGBX", "L")
 # Pillow modes of more than 8 bits per sample, which convert("RGB") would clip (16-bit grey -> white).
 _WIDE_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
@@ -132,7 +134,7 @@ def fetch(source: str) -> bytes:
 
 
 def decode(data: bytes, limit_pixels: int | None = None) -> Image.Image:
-    """Decode image bytes into an 8-bit RGB (or grey) PIL image; refuse non-images and oversized images."""
+    """Decode image bytes into an 8-bit RGB, RGBX or grey (L) PIL image; refuse non-images and oversized images."""
     limit_pixels = limit_pixels or max_pixels()
     if not data:
         raise ClassifierError("Le contenu reçu est vide : ce n'est pas une image",
@@ -195,13 +197,18 @@ def _png_chunk_types(data: bytes) -> set[bytes]:
 
 
 def _decode_png_rgb(data: bytes) -> Image.Image | None:
-    """The PNG decoded by libspng (pyspng) as RGB, or None to let Pillow decode it or say why it cannot."""
+    """The PNG decoded by libspng (pyspng), or None to let Pillow decode it or say why it cannot.
+
+    The image is RGBX: libspng's RGBA pixels, used without a copy (Pillow keeps RGB
+    in 4 bytes per pixel anyway), whose fourth byte the preprocessing ignores.
+    """
     try:
         import pyspng
     except ImportError:  # optional: Pillow gives the same pixels
         return None
     try:
-        return Image.fromarray(pyspng.load(data, format="RGB"))
+        pixels = pyspng.load(data, format="RGBA")
+        return Image.frombuffer("RGBX", (pixels.shape[1], pixels.shape[0]), pixels, "raw", "RGBX", 0, 1)
     except Exception:  # noqa: BLE001 - a corrupt file: Pillow's error message is the one the user reads
         return None
 
@@ -216,7 +223,7 @@ def to_8bit(image: Image.Image) -> Image.Image:
     same pixels as its RGB conversion (see preprocessing.py). Transparency is
     dropped, as transformers' ``convert("RGB")`` does.
     """
-    if image.mode in ("RGB", "L"):
+    if image.mode in MODEL_MODES:
         return image
     if image.mode in _WIDE_MODES:
         return _wide_to_grey(image)

@@ -103,7 +103,7 @@ class Preprocessor:
         ``threads`` > 1 resizes a large image in that many bands at once (Pillow
         releases the GIL while it resamples).
         """
-        if image.mode not in ("RGB", "L"):  # a grey image is resized as one channel, the same pixels
+        if image.mode not in ("RGB", "RGBX", "L"):  # a grey image is resized as one channel, the same pixels
             image = image.convert("RGB")
         crop_hw = self._crop_hw()
         if self.do_resize:
@@ -116,7 +116,7 @@ class Preprocessor:
         elif crop_hw is not None:
             image = _center_crop(image, crop_hw)
         _check_input_size(image.size, image.size)
-        if image.mode == "L":
+        if image.mode != "RGB":  # L or RGBX, now that the image is small
             image = image.convert("RGB")
         # rescale then normalise, fused: (x * factor - mean) / std == x * (factor / std) - mean / std,
         # computed in float32 from the uint8 pixels in two passes (the same values as float32(x) * scale - offset)
