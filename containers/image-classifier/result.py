@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from model import Prediction
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model import Prediction  # not imported at run time: model.py imports NumPy and onnxruntime
 
 
 def build_result(source: str, model_name: str, model_version: str,
