@@ -241,6 +241,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="onnxruntime intra-op threads on both sides (default: the CPUs this process may use)")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write all figures to FILE")
+    parser.add_argument("--classifier-dir", type=Path, default=CLASSIFIER_DIR, metavar="DIR",
+                        help="the Python classifier to measure (default: containers/image-classifier; another "
+                             "version, e.g. `git archive <commit> containers/image-classifier`, for before/after)")
     args = parser.parse_args()
     if args.rounds < 1 or args.cold_runs < 0:
         parser.error("--rounds must be >= 1 and --cold-runs >= 0")
@@ -266,14 +269,18 @@ def run(args: argparse.Namespace) -> int:
     files = photos()
     names = list(files)
     env = {**os.environ, "MODEL_DIR": str(model), "ORT_DISABLE_TELEMETRY": "1"}
-    py_cmd = [sys.executable, str(PY_WORKER), "--model-dir", str(model), "--threads", str(threads)]
+    classifier_dir = args.classifier_dir.resolve()
+    if classifier_dir != CLASSIFIER_DIR:
+        print(f"Python classifier measured: {classifier_dir}")
+    py_cmd = [sys.executable, str(PY_WORKER), "--model-dir", str(model), "--threads", str(threads),
+              "--classifier-dir", str(classifier_dir)]
     js_cmd = ["node", str(worker_mjs), "--model-dir", str(model), "--threads", str(threads)]
 
     # 1. cold starts, alternating which side goes first
     cold = {"python": [], "js": []}
     cold_exit = {"python": [], "js": []}
     cold_cmd = {
-        "python": [sys.executable, str(CLASSIFIER_DIR / "classifier.py"), str(files[COLD_PHOTO])],
+        "python": [sys.executable, str(classifier_dir / "classifier.py"), str(files[COLD_PHOTO])],
         "js": js_cmd + ["--once", str(files[COLD_PHOTO])],
     }
     preexec = pinning(threads, available)

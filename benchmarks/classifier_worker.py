@@ -34,9 +34,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--classifier-dir", default=str(CLASSIFIER_DIR))
     args = parser.parse_args()
 
-    sys.path.insert(0, str(CLASSIFIER_DIR))
+    sys.path.insert(0, args.classifier_dir)
     import classifier
     import image_input
     import model

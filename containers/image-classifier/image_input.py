@@ -68,9 +68,15 @@ def is_url(source: str) -> bool:
     return urlparse(source).scheme.lower() in ("http", "https")
 
 
+def http_client():
+    """``requests``, imported on first use: about 70 ms of the start of a process that reads a file."""
+    import requests
+    return requests
+
+
 def download(url: str, limit: int | None = None, timeout: float | None = None) -> bytes:
     """Download ``url``; refuse HTTP errors, bodies over ``limit`` bytes and slow servers."""
-    import requests  # only for URLs: about 70 ms of the start of a process that reads a file
+    requests = http_client()
     from urllib3.exceptions import ReadTimeoutError
 
     limit = limit or max_bytes()
