@@ -164,3 +164,14 @@ def test_bad_input_as_program(test_model_dir, http_server, path, fragment):
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and fragment in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_model_loaded_during_the_download_reports_its_own_errors(test_model_dir, http_server, tmp_path):
+    """With a URL the model loads in a background thread: its failure is still the one line,
+    and an image that cannot be downloaded is reported first, without waiting for the model."""
+    proc = run_program([http_server.url("/photo/coffee.png")], tmp_path / "no-model")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"Erreur : Dossier du modèle introuvable : {tmp_path / 'no-model'}"]
+    proc = run_program([http_server.url("/missing.jpg")], tmp_path / "no-model", ECS_LAB_LANG="en")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("Error: Download failed: the server answered HTTP 404"), proc.stderr
