@@ -24,8 +24,8 @@ from errors import ClassifierError
 _CROP_PCT_MAX_EDGE = 384
 _DEFAULT_MEAN = (0.5, 0.5, 0.5)
 _DEFAULT_STD = (0.5, 0.5, 0.5)
-# Below this many source pixels a resize is too short (under 1 ms) to gain from threads.
-_BANDED_RESIZE_MIN_PIXELS = 150_000
+# Below this many source pixels a resize is too short (a few tenths of a millisecond) to gain from threads.
+_BANDED_RESIZE_MIN_PIXELS = 50_000
 # Largest model input built (pixels): 16.7 million, 200 MB as float32; any real model's is far smaller.
 MAX_INPUT_PIXELS = 4096 * 4096
 _TIMM_RESAMPLE = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
