@@ -139,3 +139,16 @@ def _open_image(data: bytes):
 
     from PIL import Image
     return Image.open(io.BytesIO(data))
+
+
+def test_a_model_input_too_large_to_build_is_refused(clf):
+    """Without a centre crop the resized image is the model input: its size is bounded too."""
+    from PIL import Image
+
+    no_crop = clf.preprocessing.Preprocessor.from_config({"size": {"shortest_edge": 224}, "do_center_crop": False})
+    assert no_crop(Image.new("RGB", (600, 400))).shape == (1, 3, 224, 336)
+    with pytest.raises(clf.errors.ClassifierError, match="trop allongée.*20000×2 pixels"):
+        no_crop(Image.new("RGB", (20_000, 2)))
+    cropped = clf.preprocessing.Preprocessor.from_config(
+        {"size": {"shortest_edge": 256}, "crop_size": {"height": 224, "width": 224}, "do_center_crop": True})
+    assert cropped(Image.new("RGB", (20_000, 2), (200, 10, 10))).shape == (1, 3, 224, 224)
