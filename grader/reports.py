@@ -7,7 +7,8 @@ from pathlib import Path
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
-from grader import i18n
+from grader import feedback_order, i18n
+from grader.feedback import Text
 from grader.lms import gradescope
 from grader.lms.gradescope import DEFAULT_POLICY, Policy
 from grader.results import GradeReport
@@ -32,6 +33,7 @@ _env = Environment(
 )
 _env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon)
 _env.filters["points"] = lambda value: f"{value:g}"
+_env.globals.update(other_tiers_line=feedback_order.other_tiers_line)
 
 
 def preload() -> None:
@@ -49,8 +51,15 @@ def render_html(report: GradeReport) -> str:
     return _env.get_template("report.html.j2").render(r=report)
 
 
+def _formats(lang: str) -> dict:
+    """Numbers and dates in the report's language (decimal comma, « 27 nov. 2026 14:07 UTC »)."""
+    date = getattr(i18n, "date", None)
+    return {"number": lambda value: i18n.number(value, lang, 2),
+            "date": (lambda iso: date(iso, lang)) if date else (lambda iso: iso)}
+
+
 def render_markdown(report: GradeReport) -> str:
-    return _markdown_env().get_template("report.md.j2").render(r=report)
+    return _markdown_env().get_template("report.md.j2").render(r=report, **_formats(report.lang))
 
 
 def render_json(report: GradeReport) -> str:
@@ -63,11 +72,12 @@ def gradescope_results(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> 
 
 
 def _summary_line(report: GradeReport) -> str:
-    if report.lang == "en":
-        return (f"Score {report.score:g}/{report.max_score:g} (graded here: {report.graded_max:g} points), "
-                f"bonus {report.bonus_score:g}/{report.bonus_max:g}; tiers: {', '.join(report.tiers)}.")
-    return (f"Score {report.score:g}/{report.max_score:g} (points notés ici : {report.graded_max:g}), "
-            f"bonus {report.bonus_score:g}/{report.bonus_max:g} ; tiers : {', '.join(report.tiers)}.")
+    """The score and what it covers: « Note : 13 / 65 points vérifiables hors ligne — 23 de plus… »."""
+    lang = report.lang
+    bonus = Text(f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}",
+                 f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}")
+    return Text(f"Note : {report.coverage.text} ; {bonus(lang)} vérifiables ici.",
+                f"Score: {report.coverage.text}; {bonus(lang)} verifiable here.")(lang)
 
 
 def write_reports(report: GradeReport, report_dir: Path,
@@ -93,5 +103,6 @@ def write_reports(report: GradeReport, report_dir: Path,
 
 def render_terminal_summary(report: GradeReport, paths: dict[str, Path]) -> str:
     return _markdown_env().get_template("summary.txt.j2").render(
-        r=report, paths=paths, summary=_summary_line(report)
+        r=report, paths=paths, summary=_summary_line(report),
+        other_tiers_line=feedback_order.other_tiers_line(report),
     )

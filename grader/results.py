@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from grader import feedback_order
 from grader.catalogue import Catalogue, Checkpoint
 
 PASSED, PARTIAL, FAILED, NOT_GRADED = "passed", "partial", "failed", "not_graded"
@@ -37,6 +38,27 @@ class CheckpointResult:
     feedback: list[str] = field(default_factory=list)
     reason: str = ""  # why it is not graded
     checks: list[CheckResult] = field(default_factory=list)
+    tiers: list[str] = field(default_factory=list)  # the tiers that can verify it
+    other_tier: bool = False  # not graded only because the tiers that verify it did not run
+    caused_by: str = ""  # an earlier checkpoint whose failure (the same one) this one repeats
+    lab_provided: bool = False  # graded on files the lab provides, which the submission does not change
+
+
+@dataclass
+class NextStep:
+    """What to do next: the first checkpoint, in the handout's order, that is not met."""
+
+    checkpoint: CheckpointResult | None
+    text: str  # the sentence, in the report's language
+
+
+@dataclass
+class Coverage:
+    """What the score covers: the points verified here, and what other tiers would add."""
+
+    text: str
+    other_tiers: list[tuple[str, float, list[str]]]  # (tier, required points it adds, checkpoint ids)
+    provided_text: str = ""  # the points that come from files the lab provides
 
 
 @dataclass
@@ -50,6 +72,7 @@ class GradeReport:
     notes: list[str] = field(default_factory=list)  # the grader's own problems and evidence
     flags: list[str] = field(default_factory=list)  # what the submission tried against the grader
     protections: list[str] = field(default_factory=list)  # how the student's code was isolated
+    partial: bool = False  # a -m/-k selection: only some checkpoints were graded
 
     @property
     def required(self) -> list[CheckpointResult]:
@@ -81,6 +104,26 @@ class GradeReport:
             parts.setdefault(checkpoint.part_title, []).append(checkpoint)
         return list(parts.items())
 
+    @property
+    def graded_bonus_max(self) -> float:
+        return round(sum(c.max_points for c in self.checkpoints if c.bonus and c.status != NOT_GRADED), 2)
+
+    @property
+    def other_tier_checkpoints(self) -> list[CheckpointResult]:
+        return [c for c in self.checkpoints if c.other_tier]
+
+    @property
+    def next_step(self) -> NextStep:
+        return feedback_order.next_step(self)
+
+    @property
+    def coverage(self) -> Coverage:
+        return feedback_order.coverage(self)
+
+    @property
+    def partial_text(self) -> str:
+        return feedback_order.partial_text(self) if self.partial else ""
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data.update(
@@ -89,6 +132,11 @@ class GradeReport:
             graded_max=self.graded_max,
             bonus_score=self.bonus_score,
             bonus_max=self.bonus_max,
+            next_step={"checkpoint": self.next_step.checkpoint.id if self.next_step.checkpoint else None,
+                       "text": self.next_step.text},
+            coverage={"text": self.coverage.text, "other_tiers": self.coverage.other_tiers,
+                      "provided_text": self.coverage.provided_text},
+            partial_text=self.partial_text,
         )
         return data
 
@@ -115,10 +163,12 @@ def grade_checkpoint(
         score=0.0,
         status=NOT_GRADED,
         checks=sorted(checks, key=lambda c: c.nodeid),
+        tiers=list(checkpoint.tiers),
     )
     ran = [c for c in checks if c.outcome != "skipped"]
     if not ran:
         result.reason = _not_graded_reason(checkpoint, checks, lang, tiers_run, tier_reasons, selection)
+        result.other_tier = not set(checkpoint.tiers) & set(tiers_run)
         return result
     total = sum(c.weight for c in ran)
     passed = sum(c.weight for c in ran if c.outcome == "passed")
@@ -171,8 +221,12 @@ def build_report(
     flags: list[str] | None = None,
     protections: list[str] | None = None,
     selection: bool = False,
+    lab_provided: set[str] | None = None,
 ) -> GradeReport:
-    """Group check results by checkpoint (through their module) and grade each."""
+    """Group check results by checkpoint (through their module) and grade each.
+
+    ``lab_provided``: the checkpoints graded on files the lab provides and the submission
+    does not ship (the report says that their points come from those files)."""
     by_checkpoint: dict[str, list[CheckResult]] = {c.id: [] for c in catalogue.checkpoints}
     modules = catalogue.by_module()
     for check in check_results:
@@ -191,6 +245,9 @@ def build_report(
         )
         for checkpoint in catalogue.checkpoints
     ]
+    for checkpoint in checkpoints:
+        checkpoint.lab_provided = checkpoint.id in (lab_provided or set())
+    feedback_order.one_message_per_cause(checkpoints, lang)
     return GradeReport(
         submission=submission,
         tiers=tiers,
@@ -201,4 +258,5 @@ def build_report(
         notes=notes or [],
         flags=flags or [],
         protections=protections or [],
+        partial=selection,
     )

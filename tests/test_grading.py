@@ -49,6 +49,13 @@ CORPUS_RUNS = [
 ]
 
 
+def told(checkpoint: dict, checkpoints: dict) -> str:
+    """A checkpoint's feedback, with the message of the earlier checkpoint it repeats (caused_by):
+    one root cause is told once, under the first checkpoint it fails."""
+    origin = checkpoints[checkpoint["caused_by"]] if checkpoint.get("caused_by") else None
+    return (feedback(checkpoint) + " " + (feedback(origin) if origin else "")).casefold()
+
+
 @pytest.mark.parametrize("entry", CORPUS_RUNS)
 def test_faulty_submission_loses_exactly_its_checkpoints(entry: Submission, graded_once, gradescope_schema):
     graded = graded_once(entry.name, _writer(entry))
@@ -61,7 +68,7 @@ def test_faulty_submission_loses_exactly_its_checkpoints(entry: Submission, grad
         if checkpoint_id in entry.loses:
             if not (score < maximum and checkpoint["status"] in ("failed", "partial") and checkpoint["feedback"]):
                 wrong.append(f"{checkpoint_id}: should lose points, got {score}/{maximum} {checkpoint['status']}")
-            elif checkpoint_id in entry.says and entry.says[checkpoint_id].casefold() not in feedback(checkpoint).casefold():
+            elif checkpoint_id in entry.says and entry.says[checkpoint_id].casefold() not in told(checkpoint, checkpoints):
                 wrong.append(f"{checkpoint_id}: feedback should mention {entry.says[checkpoint_id]!r}, "
                              f"got {feedback(checkpoint)!r}")
         elif not (score == maximum and checkpoint["status"] == "passed"):
