@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import ast
+import functools
+
 from grader import feedback_order
-from grader.catalogue import Catalogue, Checkpoint
+from grader.catalogue import CHECKS_DIR, Catalogue, Checkpoint
 
 PASSED, PARTIAL, FAILED, NOT_GRADED = "passed", "partial", "failed", "not_graded"
 
@@ -162,7 +165,7 @@ def grade_checkpoint(
         max_points=checkpoint.points,
         score=0.0,
         status=NOT_GRADED,
-        checks=sorted(checks, key=lambda c: c.nodeid),
+        checks=sorted(checks, key=_definition_order),
         tiers=list(checkpoint.tiers),
     )
     ran = [c for c in checks if c.outcome != "skipped"]
@@ -178,6 +181,23 @@ def grade_checkpoint(
         if check.outcome == "failed" and check.message and check.message not in result.feedback:
             result.feedback.append(check.message)
     return result
+
+
+def _definition_order(check: CheckResult) -> tuple:
+    """Checks in the order their module defines them (its author puts the root of the matter
+    first: "returns the stopped task" before "polls at the interval"), then by parameter."""
+    path, _, name = check.nodeid.partition("::")
+    function, _, parameter = name.partition("[")
+    return path, _function_lines(path).get(function, 1 << 30), function, parameter
+
+
+@functools.lru_cache(maxsize=None)
+def _function_lines(path: str) -> dict[str, int]:
+    try:
+        tree = ast.parse((CHECKS_DIR.parent / path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    return {node.name: node.lineno for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def _not_graded_reason(
