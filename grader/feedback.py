@@ -13,22 +13,85 @@ from typing import Any
 
 LANGUAGES = ("fr", "en")
 
-_short = reprlib.Repr()
-_short.maxstring = 160
-_short.maxother = 160
-_short.maxlist = 8
-_short.maxdict = 8
-_short.maxlevel = 4
-
 _LABELS = {
     "fr": {"expected": "attendu", "seen": "obtenu", "hint": "piste"},
     "en": {"expected": "expected", "seen": "seen", "hint": "hint"},
 }
 
+ELLIPSIS = "…"
+MAX_STRING = 160
 
-def show(value: Any) -> str:
+
+def shorten(text: str, limit: int = MAX_STRING) -> str:
+    """`text` in at most about `limit` characters: its beginning and its end, cut between words, "…" between.
+
+    Never cuts a word: the cut falls inside a token only when that part has no space at all
+    (a long URL or ARN).
+    """
+    if len(text) <= limit:
+        return text
+    head_room, tail_room = (limit * 2) // 3, limit // 3
+    head = text[:head_room]
+    if text[head_room:head_room + 1] not in (" ", ""):  # cut inside a word: back to the space before it
+        cut = head.rfind(" ")
+        head = head[:cut] if cut > 0 else head
+    tail = text[len(text) - tail_room:]
+    if text[len(text) - tail_room - 1] != " ":  # the tail starts inside a word: from the next space
+        cut = tail.find(" ")
+        tail = tail[cut + 1:] if cut >= 0 else tail
+    return f"{head.rstrip()} {ELLIPSIS} {tail.lstrip()}"
+
+
+def tail(text: str, limit: int = 300) -> str:
+    """The end of a program's output, from a line (or a word) boundary, "…" first when cut."""
+    if len(text) <= limit:
+        return text
+    end = text[len(text) - limit:]
+    for boundary in ("\n", " "):
+        cut = end.find(boundary)
+        if 0 <= cut < limit // 2:
+            return ELLIPSIS + end[cut + 1:] if boundary == "\n" else ELLIPSIS + " " + end[cut + 1:]
+    return ELLIPSIS + end
+
+
+class _Repr(reprlib.Repr):
+    """reprlib, with strings cut between words and the feedback's own values in the run's language."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+        self.maxstring = MAX_STRING
+        self.maxother = MAX_STRING
+        self.maxlist = 8
+        self.maxdict = 8
+        self.maxlevel = 4
+        self.fillvalue = ELLIPSIS
+
+    def repr_str(self, value: str, level: int) -> str:
+        if len(value) <= self.maxstring:
+            return repr(value)
+        return repr(shorten(value, self.maxstring))
+
+    def repr1(self, value: Any, level: int) -> str:
+        rendered = _localised(value, self.lang)
+        if rendered is not None:
+            return rendered
+        return super().repr1(value, level)
+
+
+def _localised(value: Any, lang: str) -> str | None:
+    """A value that speaks both languages (Text, the student's exception), in `lang`; None otherwise."""
+    if isinstance(value, Text):
+        return value(lang)
+    summary = getattr(type(value), "summary", None)
+    if summary is not None and type(value).__name__ == "StudentError":
+        return shorten(value.summary(lang), 2 * MAX_STRING)
+    return None
+
+
+def show(value: Any, lang: str = "fr") -> str:
     """A short, readable rendering of a value sent or returned by the student's code."""
-    return _short.repr(value)
+    return _Repr(lang).repr(value)
 
 
 @dataclass(frozen=True)
@@ -76,7 +139,8 @@ class CheckFailed(AssertionError):
 
 
 def _as_text(value: Any, lang: str) -> str:
-    return value(lang) if isinstance(value, Text) else show(value)
+    rendered = _localised(value, lang)
+    return rendered if rendered is not None else show(value, lang)
 
 
 _MISSING = object()

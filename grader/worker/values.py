@@ -9,12 +9,16 @@ equals nothing but itself. A malformed answer raises :class:`Garbage`.
 from __future__ import annotations
 
 import base64
+import re
 import binascii
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_DEPTH = 40
+
+
+_PYTHON_LOCATION = re.compile(r"\s*\((?:[^()]*, )?line \d+\)\s*$")
 
 
 class Garbage(ValueError):
@@ -64,7 +68,12 @@ class StudentError:
         return self.message
 
     def summary(self, lang: str = "fr") -> str:
-        return f"{self.type_name}: {self.message}{self.where(lang)}"
+        """`Type: message (file, line N)`, the location once and in `lang`: Python's own location at the
+        end of a SyntaxError's message ("(x.py, line 12)") is dropped when the worker gave one."""
+        message = self.message
+        if self.line is not None:
+            message = _PYTHON_LOCATION.sub("", message)
+        return f"{self.type_name}: {message}{self.where(lang)}"
 
 
 def decode(value: Any, depth: int = 0) -> Any:
