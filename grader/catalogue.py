@@ -30,6 +30,12 @@ class Checkpoint:
         """Its checks on `tier`: checks/<tier>/test_<id>.py (relative to checks/)."""
         return f"{tier}/test_{self.id}.py"
 
+    def step_label(self, lang: str) -> str:
+        """Its handout step in words, in `lang` ("étapes 6 et 7", "the Clean-up step"): grader.i18n.step_label."""
+        from grader.i18n import step_label
+
+        return step_label(self.step, lang)
+
     @property
     def checks(self) -> dict[str, str]:
         return {tier: self.module(tier) for tier in self.tiers}

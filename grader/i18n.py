@@ -62,12 +62,28 @@ def check_timeout(seconds, lang: str) -> str:
     )(lang)
 
 
-def check_cpu_timeout(seconds, lang: str) -> str:
+def check_cpu_timeout(seconds, lang: str, calls: int | None = None, operation: str = "") -> str:
+    """The check used its CPU time: say what the evidence shows, and no more.
+
+    `calls`: how many AWS requests the student's code sent meanwhile (None: unknown). Many calls
+    mean a loop that kept calling (a pagination whose end condition is never met, a retry that
+    never gives up), not necessarily a loop that never ends; no call at all, a loop that computes.
+    """
+    limit_fr, limit_en = number(seconds, "fr"), number(seconds, "en")
+    what = f" ({operation})" if operation else ""
+    if calls:
+        return Text(
+            f"Délai dépassé : la vérification a consommé plus de {limit_fr} s de calcul et a été arrêtée ; "
+            f"votre code avait envoyé {calls} requête(s) AWS{what}. Une boucle (pagination, nouvelle tentative) "
+            "dont la condition de sortie n'est jamais atteinte ?",
+            f"Time limit exceeded: the check used more than {limit_en} s of CPU time and was stopped; your code "
+            f"had sent {calls} AWS request(s){what}. A loop (pagination, retry) whose exit condition is never met?",
+        )(lang)
     return Text(
-        f"Délai dépassé : la vérification a consommé plus de {seconds:g} s de calcul et a été "
-        "arrêtée. Votre code contient-il une boucle sans fin (qui avale même les exceptions) ?",
-        f"Time limit exceeded: the check used more than {seconds:g} s of CPU time and was stopped. "
-        "Does your code loop forever (even swallowing exceptions)?",
+        f"Délai dépassé : la vérification a consommé plus de {limit_fr} s de calcul et a été arrêtée. "
+        "Une boucle de votre code ne se termine-t-elle pas ?",
+        f"Time limit exceeded: the check used more than {limit_en} s of CPU time and was stopped. "
+        "Does a loop of your code never end?",
     )(lang)
 
 
@@ -83,8 +99,69 @@ def harness_error(detail: str, lang: str) -> str:
     )(lang)
 
 
+# Steps of LAB.md named, not numbered: their English name.
+_STEP_NAMES = {"Nettoyage": "Clean-up"}
+_MONTHS = {
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
+def _steps(step: str) -> tuple[str, list[str]]:
+    """A catalogue step ("11", "6-7", "Bonus 1, 3", "Nettoyage") as (prefix, numbers or names)."""
+    text = str(step).strip()
+    prefix = ""
+    if text.startswith("Bonus"):
+        prefix, text = "Bonus ", text[len("Bonus"):].strip()
+    if "-" in text and all(part.strip().isdigit() for part in text.split("-", 1)):
+        first, last = (int(part) for part in text.split("-", 1))
+        items = [str(n) for n in range(first, last + 1)] if 0 < last - first < 10 else [str(first), str(last)]
+    else:
+        items = [part.strip() for part in text.split(",") if part.strip()] or [text]
+    return prefix, items
+
+
+def _joined(items: list[str], lang: str) -> str:
+    word = " and " if lang == "en" else " et "
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + word + items[-1]
+
+
+def step_label(step: str, lang: str) -> str:
+    """The handout's step(s), in words: "étape 10", "étapes 6 et 7", "step 10", "steps 6 and 7",
+    "étapes Bonus 1 et 3", "étape Nettoyage" / "the Clean-up step"."""
+    prefix, items = _steps(step)
+    if not prefix and len(items) == 1 and not items[0].isdigit():
+        name = items[0]
+        return f"the {_STEP_NAMES.get(name, name)} step" if lang == "en" else f"étape {name}"
+    if lang == "en":
+        return f"{'steps' if len(items) > 1 else 'step'} {prefix}{_joined(items, lang)}"
+    return f"{'étapes' if len(items) > 1 else 'étape'} {prefix}{_joined(items, lang)}"
+
+
 def reread_step(step: str, lang: str) -> str:
-    return Text(f"Relisez l'étape {step} de LAB.md.", f"Re-read step {step} of LAB.md.")(lang)
+    """"Relisez l'étape 11 de LAB.md.", "Relisez les étapes 6 et 7 de LAB.md.", "Re-read steps 6 and 7 of LAB.md."."""
+    label = step_label(step, lang)
+    if lang == "en":
+        return f"Re-read {label} of LAB.md."
+    article = "les " if label.startswith("étapes") else "l'"
+    return f"Relisez {article}{label} de LAB.md."
+
+
+def date(iso: str, lang: str) -> str:
+    """An ISO 8601 time as "27 nov. 2026 14:07 UTC" (French) or "27 Nov 2026 14:07 UTC" (English).
+
+    A naive time is taken as UTC; an aware one is converted to UTC. Text that is not a date comes back as is.
+    """
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(str(iso).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    month = _MONTHS["en" if lang == "en" else "fr"][moment.month - 1]
+    return f"{moment.day} {month} {moment.year} {moment:%H:%M} UTC"
 
 
 def option_needs_equals(option: str, lang: str) -> str:
