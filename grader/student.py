@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.feedback import Text, fail
+from grader.feedback import Text, fail, shorten
 from grader.worker.process import ImportProblem, Outcome, Worker, WorkerFailure
 from grader.worker.values import StudentError
 
-__all__ = ["Handle", "Outcome", "Student", "StudentError", "failure_key", "failure_text", "import_problem_text"]
+__all__ = ["NO_EXCEPTION", "Handle", "Outcome", "Student", "StudentError", "error_text", "failure_key",
+           "failure_text", "import_problem_text"]
 
 
 class Student:
@@ -123,6 +124,16 @@ class Handle:
         fail_with(outcome, method)
 
 
+def error_text(error: StudentError | None, nothing: Text | None = None) -> Text | None:
+    """The student's exception in both languages ("ValueError: ... (file.py, line 12)"), for a check's `seen`."""
+    if error is None:
+        return nothing
+    return Text(shorten(error.summary("fr"), 320), shorten(error.summary("en"), 320))
+
+
+NO_EXCEPTION = Text("aucune exception", "no exception")
+
+
 def _aborts(error: StudentError | None) -> bool:
     """What is never an answer of the student's function: it did not finish its job."""
     return error is not None and (error.is_a("NotImplementedError") or error.is_a("SystemExit"))
@@ -148,8 +159,14 @@ def failure_key(outcome: Outcome, what: str) -> str:
 
 
 def failure_text(outcome: Outcome, what: str) -> Text:
-    """Why the student's function did not give an answer, in both languages."""
+    """Why the student's function did not give an answer, in both languages.
+
+    When the student's call raised, its exception is the message, even when the call was then
+    stopped (a time limit, the scorer's scenario): what the code said beats what it might have done.
+    """
     status, error = outcome.status, outcome.error
+    if error is not None and status not in ("returned", "missing"):
+        status = "raised"
     if status == "missing":
         if outcome.missing == what or not outcome.missing:
             return Text(f"La méthode {what} est introuvable : gardez le nom et la signature du modèle.",
@@ -170,6 +187,12 @@ def failure_text(outcome: Outcome, what: str) -> Text:
         if outcome.detail == "again":
             return Text(f"{what} a déjà tourné sans fin dans une vérification précédente : corrigez d'abord la boucle.",
                         f"{what} already ran forever in an earlier check: fix the loop first.")
+        shown = _last_exception(outcome)
+        if shown:
+            return Text(f"{what} ne rend pas la main (arrêtée au bout de {outcome.detail} s) après avoir affiché "
+                        f"une exception : {shown}",
+                        f"{what} does not return (stopped after {outcome.detail} s) after printing an exception: "
+                        f"{shown}")
         return Text(f"{what} ne répond pas : arrêtée au bout de {outcome.detail} s. Boucle sans fin, ou attente "
                     "sans limite de temps ?",
                     f"{what} does not answer: stopped after {outcome.detail} s. An endless loop, or a wait "
@@ -193,6 +216,17 @@ def failure_text(outcome: Outcome, what: str) -> Text:
                     "exception instead.")
     return Text(f"{what} : réponse illisible de son processus ({outcome.detail}).",
                 f"{what}: unreadable answer from its process ({outcome.detail}).")
+
+
+def _last_exception(outcome: Outcome) -> str:
+    """The last "SomeError: message" line the student's code printed (a traceback, a logged error), or ""."""
+    import re
+
+    for line in reversed(outcome.output.splitlines()[-40:]):
+        line = line.strip()
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*:", line):
+            return shorten(line, 300)
+    return ""
 
 
 def _signal_text(name: str) -> Text:

@@ -12,6 +12,7 @@ import pytest
 
 from ecslab.facts import CLASSIFIER_CONTAINER
 from grader.feedback import expect
+from grader.student import error_text
 
 from grader.tiers.local.runs import s3_run
 
@@ -33,7 +34,7 @@ def test_monitor_reports_the_success(world, ops):
     run = s3_run(world, ops)
     error = run.monitor.error
     expect(error is None, "monitor_task ne doit pas lever d'exception pour une tâche réussie.",
-           "monitor_task must not raise for a successful task.", seen=error.summary() if error else None)
+           "monitor_task must not raise for a successful task.", seen=error_text(error) if error else None)
     task = run.monitor.value if isinstance(run.monitor.value, dict) else {}
     expect(task.get("lastStatus") == "STOPPED", "monitor_task doit renvoyer la tâche STOPPED.",
            "monitor_task must return the STOPPED task.", seen=task.get("lastStatus", run.monitor.value))

@@ -17,6 +17,7 @@ import pytest
 
 from ecslab.facts import CLASSIFIER_CONTAINER, CLASSIFIER_LOG_GROUP, CLUSTER, log_stream
 from grader.feedback import Text, expect, fail
+from grader.student import error_text
 from grader.tiers.local.runs import POLL, monitor, start_classification
 
 pytestmark = pytest.mark.timeout(150, func_only=True)
@@ -94,7 +95,7 @@ def test_failed_container_raises_with_its_exit_code(world, ops):
     expect(error is not None, "monitor_task doit lever TaskFailedError quand le conteneur sort avec le code 1.",
            "monitor_task must raise TaskFailedError when the container exits with code 1.")
     expect(error.is_a("TaskFailedError"), "L'exception attendue est TaskFailedError.",
-           "TaskFailedError is the expected exception.", seen=error.summary())
+           "TaskFailedError is the expected exception.", seen=error_text(error))
     expect(error.attribute("exit_code") == 1, "TaskFailedError.exit_code doit être le vrai code de sortie.",
            "TaskFailedError.exit_code must be the real exit code.", expected=1, seen=error.attribute("exit_code"))
 
@@ -110,7 +111,7 @@ def test_image_pull_error_raises_with_the_reason(world, ops):
     expect(error is not None and error.is_a("TaskFailedError"),
            "monitor_task doit lever TaskFailedError quand l'image ne peut pas être téléchargée.",
            "monitor_task must raise TaskFailedError when the image cannot be pulled.",
-           seen=error.summary() if error else NO_EXCEPTION)
+           seen=error_text(error) if error else NO_EXCEPTION)
     expect("exit_code" in error.attributes and error.attribute("exit_code") is None,
            "Sans conteneur démarré, exit_code doit être None.",
            "With no container started, exit_code must be None.", seen=error.attribute("exit_code", "absent"))
@@ -138,6 +139,6 @@ def test_hanging_task_times_out(world, ops):
     expect(error is not None and error.is_a("TimeoutError"),
            "monitor_task doit lever TimeoutError pour une tâche qui ne s'arrête pas.",
            "monitor_task must raise TimeoutError for a task that never stops.",
-           seen=error.summary() if error else NO_EXCEPTION)
+           seen=error_text(error) if error else NO_EXCEPTION)
     expect(elapsed < 4.0 + 3 * POLL + 5, "monitor_task doit abandonner au bout de timeout secondes.",
            "monitor_task must give up after timeout seconds.", expected="~4 s", seen=f"{elapsed:.1f} s")

@@ -9,8 +9,9 @@ import pytest
 
 from ecslab.facts import CLASSIFIER_LOG_GROUP, log_stream
 from grader.evidence.awslogs import classifier_output, result_document, write_container_output
-from grader.feedback import Text, expect
-from grader.student import failure_text
+from grader.feedback import Text, expect, fail, tail
+from grader.judges.logs import missed_read
+from grader.student import error_text, fail_with, failure_text
 
 TASK_ARN = "arn:aws:ecs:eu-west-1:123456789012:task/ecs-lab-cluster/0f4a1c2b3d4e5f60718293a4b5c6d7e8"
 PAGE = 10
@@ -30,8 +31,17 @@ def small_pages(account):
         account.requests.adjust(operation, limit)
 
 
-def _read(ops, *args):
-    return ops.call("get_classification_result", *args)
+def _read(ops, account, *args):
+    """The student's result; when the call fails after reading a stream that does not exist, the
+    feedback names the stream read and the one the task wrote (not CloudWatch's "log group")."""
+    outcome = ops.run("get_classification_result", *args)
+    if outcome.status != "returned":
+        group = args[1] if len(args) > 1 else CLASSIFIER_LOG_GROUP
+        missed = missed_read(account, [(group, log_stream(TASK_ARN))])
+        if missed is not None:
+            fail(missed.fr, missed.en, key="classification_result.missed_stream")
+        fail_with(outcome, "get_classification_result")
+    return outcome.value
 
 
 def _read_the_stream(account, group: str = CLASSIFIER_LOG_GROUP) -> bool:
@@ -49,7 +59,7 @@ def _read_the_stream(account, group: str = CLASSIFIER_LOG_GROUP) -> bool:
 def test_finds_the_result_in_a_short_stream(ops, account, small_pages):
     document = result_document("https://example.org/tiger.jpg")
     write_container_output(account.client("logs"), TASK_ARN, classifier_output(document))
-    result = _read(ops, TASK_ARN)
+    result = _read(ops, account, TASK_ARN)
     expect(result == document, "La méthode doit renvoyer le document résultat (la ligne JSON avec « predictions »).",
            "The method must return the result document (the JSON line with \"predictions\").",
            expected=document, seen=result)
@@ -67,12 +77,15 @@ def test_reads_every_page_of_the_stream(ops, account, small_pages):
     # student needs this check's hint (read every page), not only that error.
     outcome = ops.answer("get_classification_result", TASK_ARN)
     result, error = outcome.value, outcome.error
+    missed = missed_read(account, [(CLASSIFIER_LOG_GROUP, log_stream(TASK_ARN))]) if error is not None else None
+    if missed is not None:
+        fail(missed.fr, missed.en, key="classification_result.missed_stream")
     expect(error is None and result == document,
            "Le résultat est à la fin d'un long flux : lisez toutes les pages (nextToken / nextForwardToken, "
            "jusqu'à ce que le jeton ne change plus).",
            "The result is at the end of a long stream: read every page (nextToken / nextForwardToken, "
            "until the token stops changing).", expected=document,
-           seen=error.summary() if error else result)
+           seen=error_text(error) if error else result)
 
 
 def test_prints_the_top_predictions(ops, account, small_pages):
@@ -80,20 +93,22 @@ def test_prints_the_top_predictions(ops, account, small_pages):
     write_container_output(account.client("logs"), TASK_ARN, classifier_output(document))
     outcome = ops.answer("get_classification_result", TASK_ARN)
     if outcome.error is not None:
-        text = failure_text(outcome, "get_classification_result")
+        text = (missed_read(account, [(CLASSIFIER_LOG_GROUP, log_stream(TASK_ARN))])
+                or failure_text(outcome, "get_classification_result"))
         expect(False, text.fr, text.en)
     out = outcome.stdout
     expect("tabby" in out and "62.34" in out.replace(",", "."),
            "Affichez les meilleures prédictions (étiquette et confiance en %).",
            "Print the top predictions (label and confidence in %).",
-           expected="tabby, tabby cat ... 62.34 %", seen=out[-300:] or Text("(rien)", "(nothing)"))
+           expected=Text("tabby, tabby cat … 62,34 %", "tabby, tabby cat … 62.34%"),
+           seen=tail(out, 300) or Text("(rien)", "(nothing)"))
 
 
 def test_uses_the_given_log_group(ops, account, small_pages):
     document = result_document("https://example.org/tiger.jpg")
     group = "/ecs/autre-groupe/image-classifier"
     write_container_output(account.client("logs"), TASK_ARN, classifier_output(document), group=group)
-    result = _read(ops, TASK_ARN, group)
+    result = _read(ops, account, TASK_ARN, group)
     expect(result == document and _read_the_stream(account, group), "Le groupe de logs à lire est le paramètre log_group.",
            "The log group to read is the log_group parameter.", expected=group, seen=result)
 

@@ -17,7 +17,8 @@ from ecslab import moto_bridge
 from ecslab.facts import log_stream
 from grader.evidence.awslogs import classifier_output, result_document, write_container_output
 from grader.evidence.docker_engine import ecr_put_image
-from grader.feedback import Text, expect
+from grader.feedback import Text, expect, tail
+from grader.judges.logs import missed_read
 from grader.student import failure_text
 from grader.worker.values import SESSION
 
@@ -38,7 +39,7 @@ def container(account, lab_outputs, top_label):
     """Stand in for the container of every task the student starts; returns its settings."""
     ecs = account.client("ecs")
     ecr_put_image(account.client("ecr"))(lab_outputs["ClassifierECRRepository"], "latest")
-    behaviour = {"exit_code": 0, "tasks": []}
+    behaviour = {"exit_code": 0, "tasks": [], "written": []}
     document = result_document(URL, [(top_label, 0.8731), ("tiger cat", 0.1012), ("lynx, catamount", 0.0051)])
 
     def run_container(params: dict, response: dict) -> None:
@@ -47,8 +48,10 @@ def container(account, lab_outputs, top_label):
             log = definition["containerDefinitions"][0].get("logConfiguration") or {}
             options = log.get("options") or {}
             if log.get("logDriver") == "awslogs":
-                write_container_output(account.client("logs"), task["taskArn"], classifier_output(document),
-                                       group=options.get("awslogs-group", ""))
+                group = options.get("awslogs-group", "")
+                stream = write_container_output(account.client("logs"), task["taskArn"],
+                                                classifier_output(document), group=group)
+                behaviour["written"].append((group, stream))
             moto_bridge.task_model(task["taskArn"]).containers[0].exitCode = behaviour["exit_code"]
             behaviour["tasks"].append(task["taskArn"])
 
@@ -60,11 +63,16 @@ def _main(ops_module):
     return ops_module.run("run_image_classification_lab", URL, "eu-west-1", SESSION)
 
 
-def _seen(outcome) -> Text:
-    shown = outcome.output[-600:]
+def _seen(outcome, account=None, container=None) -> Text:
+    shown = tail(outcome.output, 600)
     if outcome.status == "returned":
-        return Text(f"code {outcome.value!r}, sortie : {shown}", f"code {outcome.value!r}, output: {shown}")
-    return failure_text(outcome, "run_image_classification_lab")
+        seen = Text(f"code {outcome.value!r}, sortie : {shown}", f"code {outcome.value!r}, output: {shown}")
+    else:
+        seen = failure_text(outcome, "run_image_classification_lab")
+    missed = missed_read(account, container["written"]) if account is not None and container else None
+    if missed is not None:  # CloudWatch's own answer names the wrong thing: say which stream was read
+        return Text(f"{missed.fr}\n{seen.fr}", f"{missed.en}\n{seen.en}")
+    return seen
 
 
 def _evidence(account, task_arns: list[str]) -> list[Text]:
@@ -92,7 +100,7 @@ def test_main_succeeds_and_prints_the_result(ops_module, account, container, top
     expect(outcome.status == "returned" and outcome.value == 0,
            "run_image_classification_lab doit enchaîner les étapes et renvoyer 0 quand la tâche réussit.",
            "run_image_classification_lab must chain the steps and return 0 when the task succeeds.",
-           expected=0, seen=_seen(outcome))
+           expected=0, seen=_seen(outcome, account, container))
     missing = _evidence(account, container["tasks"])
     expect(not missing, "Le programme renvoie 0, mais le serveur n'a pas vu toutes les étapes de la partie 2.",
            "The program returns 0, but the server did not see every step of Part 2.",
@@ -102,13 +110,13 @@ def test_main_succeeds_and_prints_the_result(ops_module, account, container, top
     expect(top_label.split(",")[0] in outcome.stdout,
            "Le résultat de la classification doit être affiché (la meilleure prédiction lue dans les logs).",
            "The classification result must be printed (the top prediction read from the logs).",
-           expected=top_label, seen=outcome.stdout[-600:])
+           expected=top_label, seen=tail(outcome.stdout, 600))
 
 
 def test_main_reports_a_failed_task_without_traceback(ops_module, account, container):
     first = _main(ops_module)
     expect(first.status == "returned" and first.value == 0, "Le scénario nominal doit d'abord réussir (code 0).",
-           "The nominal run must succeed first (code 0).", expected=0, seen=_seen(first))
+           "The nominal run must succeed first (code 0).", expected=0, seen=_seen(first, account, container))
     container["exit_code"] = 1
     outcome = _main(ops_module)
     expect(outcome.status == "returned" and outcome.value == 1 and "Traceback" not in outcome.output,

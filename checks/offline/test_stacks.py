@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ecslab.facts import IAM_OUTPUTS, INFRASTRUCTURE_OUTPUTS
-from grader.feedback import expect, fail
+from grader.feedback import Text, expect, fail
 from grader.judges import templates
 from grader.judges.cfn_lint import cfn_lint_errors
 
@@ -33,7 +33,7 @@ def test_cfn_lint_finds_no_error(submission, template):
     except templates.UnsafeTemplate as refused:
         fail(f"Modèle refusé : {refused}.", f"Template refused: {refused}.")
     expect(not errors, f"cfn-lint signale des erreurs dans {template}.", f"cfn-lint reports errors in {template}.",
-           expected="aucune erreur", seen=errors[:5])
+           expected=Text("aucune erreur", "no error"), seen=errors[:5])
 
 
 @pytest.mark.parametrize("template, rules", [
@@ -45,13 +45,13 @@ def test_lab_rules(submission, template, rules):
     try:
         document = templates.load_template(path)
     except (OSError, ValueError) as error:
-        problems = [str(error)]
+        problems = [Text(f"illisible : {error}", f"unreadable: {error}")]
     else:
         problems = [problem for rule in rules for problem in rule(document)]
     expect(not problems, f"{template} ne respecte pas les valeurs du lab (noms, ports, health check, "
                          "moindre privilège).",
            f"{template} does not follow the lab's values (names, ports, health check, least privilege).",
-           expected="aucun écart", seen=problems[:5])
+           expected=Text("aucun écart", "no difference"), seen=problems[:5])
 
 
 @pytest.mark.weight(2)
@@ -59,9 +59,10 @@ def test_both_stacks_deploy_with_every_output(lab_stacks):
     missing = sorted({*INFRASTRUCTURE_OUTPUTS, *IAM_OUTPUTS} - set(lab_stacks))
     expect(not missing, "Il manque des sorties aux piles : le code du lab les lit (get_stack_outputs).",
            "Outputs are missing from the stacks: the lab's code reads them (get_stack_outputs).",
-           expected="aucune sortie manquante", seen=missing)
+           expected=Text("aucune sortie manquante", "no missing output"), seen=missing)
     expect(lab_stacks["ClassifierECRRepository"].endswith(".amazonaws.com/ecs-lab/image-classifier"),
            "ClassifierECRRepository doit être l'URI complète du dépôt ECR.",
            "ClassifierECRRepository must be the repository's full URI.",
-           expected="<compte>.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/image-classifier",
+           expected=Text("<compte>.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/image-classifier",
+                         "<account>.dkr.ecr.eu-west-1.amazonaws.com/ecs-lab/image-classifier"),
            seen=lab_stacks["ClassifierECRRepository"])

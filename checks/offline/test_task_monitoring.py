@@ -14,7 +14,9 @@ import pytest
 
 from ecslab import moto_bridge
 from grader.evidence.aws_requests import Stop
-from grader.feedback import Text, expect
+from grader.feedback import Text, expect, shorten
+from grader.i18n import number
+from grader.student import error_text
 from grader.tiers.offline.lab import register_classifier_task_definition, run_classifier_task
 
 POLL, TIMEOUT = 10.0, 300.0
@@ -69,7 +71,7 @@ def test_returns_the_stopped_task_on_exit_code_0(ops, lab, task_arn, states_last
     task, error = outcome.value, outcome.error
     expect(error is None, "Une tâche arrêtée avec le code de sortie 0 est un succès : aucune exception attendue.",
            "A task stopped with exit code 0 is a success: no exception expected.",
-           expected="la tâche (dict)", seen=error.summary() if error else None)
+           expected=Text("la tâche (dict)", "the task (dict)"), seen=error_text(error) if error else None)
     expect(isinstance(task, dict) and task.get("taskArn") == task_arn and task.get("lastStatus") == "STOPPED",
            "monitor_task doit renvoyer la tâche finale (dict de describe_tasks, lastStatus STOPPED).",
            "monitor_task must return the final task (describe_tasks dict, lastStatus STOPPED).",
@@ -82,7 +84,7 @@ def test_polls_at_the_given_interval(ops, account, lab, task_arn, states_last, p
     _monitor(ops, lab, task_arn)
     clock, polls = account.clock, polls()
     expect(len(polls) >= 2, "La tâche doit être interrogée plusieurs fois avec describe_tasks jusqu'à STOPPED.",
-           "The task must be polled with describe_tasks until STOPPED.", expected=">= 2 appels", seen=len(polls))
+           "The task must be polled with describe_tasks until STOPPED.", expected=Text(">= 2 appels", ">= 2 calls"), seen=len(polls))
     burst = max(Counter(polls).values())
     expect(burst <= BURST,
            "Il faut attendre entre deux appels à describe_tasks (time.sleep(poll_interval)) : sinon la "
@@ -93,10 +95,10 @@ def test_polls_at_the_given_interval(ops, account, lab, task_arn, states_last, p
     short = [s for s in clock.sleeps if s < POLL / 2]
     expect(not short, "Les pauses doivent durer poll_interval (le paramètre reçu), pas une durée fixe plus courte.",
            "Pauses must last poll_interval (the parameter), not a shorter fixed time.",
-           expected=f"{POLL:g} s", seen=short[:5])
+           expected=_seconds(POLL), seen=short[:5])
     too_long = [s for s in clock.sleeps if s > POLL + 1]
     expect(not too_long, "Les pauses ne doivent pas dépasser poll_interval.",
-           "Pauses must not exceed poll_interval.", expected=f"<= {POLL} s", seen=too_long)
+           "Pauses must not exceed poll_interval.", expected=_seconds(POLL, "<= "), seen=too_long)
 
 
 def test_prints_each_status_change_once(ops, lab, task_arn, states_last):
@@ -107,7 +109,7 @@ def test_prints_each_status_change_once(ops, lab, task_arn, states_last):
     expect(mentions["STOPPED"] >= 1, "Affichez les changements de statut, au moins le statut final STOPPED.",
            "Print the status changes, at least the final STOPPED status.", expected="STOPPED", seen=lines[-5:])
     expect(not repeated, "Chaque changement de statut doit être affiché une seule fois, pas à chaque appel.",
-           "Each status change must be printed once, not at every poll.", expected="1 ligne par statut",
+           "Each status change must be printed once, not at every poll.", expected=Text("1 ligne par statut", "1 line per status"),
            seen=repeated)
 
 
@@ -137,7 +139,7 @@ def test_missing_exit_code_raises_with_the_stopped_reason(ops, lab, task_arn):
            and "CannotPullContainerError" in str(error.attribute("stopped_reason", "")),
            "TaskFailedError doit porter exit_code=None et stopped_reason (le stoppedReason de la tâche).",
            "TaskFailedError must carry exit_code=None and stopped_reason (the task's stoppedReason).",
-           expected={"exit_code": None, "stopped_reason": reason[:40] + "..."},
+           expected={"exit_code": None, "stopped_reason": shorten(reason, 60)},
            seen={"exit_code": error.attribute("exit_code", "?"), "stopped_reason": error.attribute("stopped_reason", "?")})
 
 
@@ -161,7 +163,7 @@ def test_times_out_when_the_task_never_stops(ops, account, lab, task_arn, states
     expect(clock.now <= TIMEOUT + POLL + 1,
            "TimeoutError doit arriver dans le délai timeout, pas bien après.",
            "TimeoutError must come within the timeout, not long after.",
-           expected=f"<= {TIMEOUT + POLL:.0f} s", seen=f"{clock.now:.0f} s")
+           expected=_seconds(TIMEOUT + POLL, "<= ", 0), seen=_seconds(clock.now, "", 0))
 
 
 def test_ecs_failures_raise_task_failed_error(ops, account, lab, task_arn):
@@ -171,4 +173,9 @@ def test_ecs_failures_raise_task_failed_error(ops, account, lab, task_arn):
     expect(error is not None and error.is_a("TaskFailedError"),
            "Une tâche signalée dans « failures » par describe_tasks doit lever TaskFailedError.",
            "A task reported in describe_tasks' \"failures\" must raise TaskFailedError.",
-           expected="TaskFailedError", seen=error.summary() if error else NO_EXCEPTION)
+           expected="TaskFailedError", seen=error_text(error) if error else NO_EXCEPTION)
+
+
+def _seconds(value: float, before: str = "", digits: int = 1) -> Text:
+    """A duration in seconds, with the decimal comma in French."""
+    return Text(f"{before}{number(value, 'fr', digits)} s", f"{before}{number(value, 'en', digits)} s")

@@ -9,7 +9,7 @@ import pytest
 
 from ecslab.facts import CLASSIFIER_CONTAINER, LabNames
 from grader.feedback import Text, expect, fail
-from grader.student import fail_with
+from grader.student import NO_EXCEPTION, error_text, fail_with
 from grader.tiers.offline.lab import register_classifier_task_definition
 
 URL = "https://example.org/images/tiger.jpg"
@@ -41,7 +41,7 @@ def test_returns_the_task_arn(launched, account, lab):
     returned, _, error = launched
     expect(error is None, "run_task doit réussir et la méthode renvoyer l'ARN de la tâche.",
            "run_task must succeed and the method return the task's ARN.", expected="arn:aws:ecs:...:task/...",
-           seen=error.summary() if error else None)
+           seen=error_text(error) if error else None)
     running = account.client("ecs").list_tasks(cluster=lab.cluster)["taskArns"]
     expect(len(account.requests.of("RunTask")) == 1, "Une seule tâche doit être lancée (un seul run_task).",
            "Exactly one task must be launched (one run_task call).", expected=1,
@@ -114,4 +114,4 @@ def test_reports_ecs_failures(ops, account, lab, task_definition_arn):
            "response[\"failures\"].",
            "When ECS starts no task, the method must raise an exception quoting response[\"failures\"].",
            expected=f"Exception(... {reason} ...)",
-           seen=error.summary() if error is not None else Text("aucune exception", "no exception"))
+           seen=error_text(error) if error is not None else NO_EXCEPTION)

@@ -10,22 +10,23 @@ from pathlib import Path
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "cfn-lint"
 from ecslab.facts import REGION
+from grader.feedback import Text
 
 
-def cfn_lint_errors(path: Path) -> list[str]:
-    """cfn-lint's errors (rules E*) for the template at `path`, as readable lines.
+def cfn_lint_errors(path: Path) -> list[Text]:
+    """cfn-lint's errors (rules E*) for the template at `path`, as readable lines in both languages.
 
     Raises UnsafeTemplate (grader.judges.templates) for a template the grader will not parse.
     """
     from grader.judges.templates import safe_text
 
-    key = hashlib.sha256(safe_text(path).encode() + f"{version('cfn-lint')}:{REGION}".encode()).hexdigest()
+    key = hashlib.sha256(safe_text(path).encode() + f"{version('cfn-lint')}:{REGION}:v2".encode()).hexdigest()
     cached = CACHE_DIR / f"{key}.json"
     if cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
+        return [_line(*error) for error in json.loads(cached.read_text(encoding="utf-8"))]
     from cfnlint.api import ManualArgs, lint_file
 
-    errors = [f"{m.rule.id} ligne {m.linenumber}: {m.message}"
+    errors = [[m.rule.id, m.linenumber, m.message]
               for m in lint_file(path, ManualArgs(regions=[REGION])) if m.rule.id.startswith("E")]
     try:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -34,4 +35,9 @@ def cfn_lint_errors(path: Path) -> list[str]:
         temporary.replace(cached)
     except OSError:
         pass  # a read-only checkout still grades, only slower
-    return errors
+    return [_line(*error) for error in errors]
+
+
+def _line(rule: str, line: int, message: str) -> Text:
+    """One cfn-lint error; its message is cfn-lint's own (English)."""
+    return Text(f"{rule} ligne {line} : {message}", f"{rule} line {line}: {message}")

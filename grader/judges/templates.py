@@ -7,12 +7,14 @@ with parameters and pseudo parameters resolved to the lab's values.
 
 from __future__ import annotations
 
+
 import re
 from pathlib import Path
 from typing import Any
 
 from ecslab.facts import ACCOUNT_ID as ACCOUNT
 from ecslab.facts import CLASSIFIER_LOG_GROUP, REGION, WEB_LOG_GROUP
+from grader.feedback import Text
 
 MAX_TEMPLATE_BYTES = 512 * 1024
 # YAML anchors and aliases: CloudFormation does not accept them, and a few nested aliases make
@@ -138,7 +140,8 @@ def classifier_policy_problems(statements: list[dict], bucket_arn: str = BUCKET_
 def _one(template: dict, problems: list[str], resource_type: str, **where: Any) -> dict:
     found = resources(template, resource_type, **where)
     if len(found) != 1:
-        problems.append(f"{resource_type} {where}: {len(found)} trouvé(s), 1 attendu")
+        problems.append(Text(f"{resource_type} {where} : {len(found)} trouvé(s), 1 attendu",
+                             f"{resource_type} {where}: {len(found)} found, 1 expected"))
         return {}
     return found[0]
 
@@ -151,25 +154,29 @@ def network_problems(infrastructure: dict) -> list[str]:
         ingress = [(r.get("IpProtocol"), r.get("FromPort"), r.get("ToPort"), r.get("CidrIp"))
                    for r in alb_group.get("SecurityGroupIngress", [])]
         if ingress != [("tcp", 80, 80, "0.0.0.0/0")]:
-            problems.append(f"ecs-lab-alb-sg : entrée attendue TCP 80 depuis 0.0.0.0/0, vu {ingress}")
+            problems.append(Text(f"ecs-lab-alb-sg : entrée attendue TCP 80 depuis 0.0.0.0/0, vu {ingress}",
+                                 f"ecs-lab-alb-sg: expected ingress TCP 80 from 0.0.0.0/0, seen {ingress}"))
     ecs_group = _one(infrastructure, problems, "AWS::EC2::SecurityGroup", GroupName="ecs-lab-ecs-sg")
     if ecs_group:
         ingress = ecs_group.get("SecurityGroupIngress", [])
         shape = [(r.get("IpProtocol"), r.get("FromPort"), r.get("ToPort"), "CidrIp" in r) for r in ingress]
         if shape != [("tcp", 3000, 3000, False)]:
-            problems.append(f"ecs-lab-ecs-sg : entrée attendue TCP 3000 depuis le groupe de l'ALB seulement, vu {shape}")
+            problems.append(Text(f"ecs-lab-ecs-sg : entrée attendue TCP 3000 depuis le groupe de l'ALB seulement, vu {shape}",
+                                 f"ecs-lab-ecs-sg: expected ingress TCP 3000 from the ALB's group only, seen {shape}"))
     target_group = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::TargetGroup", Name="ecs-lab-tg")
     if target_group:
         seen = {k: target_group.get(k) for k in ("Protocol", "Port", "TargetType", "HealthCheckPath")}
         wanted = {"Protocol": "HTTP", "Port": 3000, "TargetType": "ip", "HealthCheckPath": "/health"}
         if seen != wanted:
-            problems.append(f"ecs-lab-tg : attendu {wanted}, vu {seen}")
+            problems.append(Text(f"ecs-lab-tg : attendu {wanted}, vu {seen}", f"ecs-lab-tg: expected {wanted}, seen {seen}"))
     alb = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::LoadBalancer", Name="ecs-lab-alb")
     if alb and alb.get("Scheme") != "internet-facing":
-        problems.append(f"ecs-lab-alb : schéma internet-facing attendu, vu {alb.get('Scheme')}")
+        problems.append(Text(f"ecs-lab-alb : schéma internet-facing attendu, vu {alb.get('Scheme')}",
+                             f"ecs-lab-alb: internet-facing scheme expected, seen {alb.get('Scheme')}"))
     listener = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::Listener")
     if listener and (listener.get("Protocol"), listener.get("Port")) != ("HTTP", 80):
-        problems.append(f"listener : HTTP 80 attendu, vu {(listener.get('Protocol'), listener.get('Port'))}")
+        shape = (listener.get("Protocol"), listener.get("Port"))
+        problems.append(Text(f"listener : HTTP 80 attendu, vu {shape}", f"listener: HTTP 80 expected, seen {shape}"))
     return problems
 
 
@@ -182,17 +189,32 @@ def storage_problems(infrastructure: dict) -> list[str]:
         _one(infrastructure, problems, "AWS::Logs::LogGroup", LogGroupName=name)
     bucket = _one(infrastructure, problems, "AWS::S3::Bucket")
     if bucket and bucket.get("BucketName") != f"ecs-lab-images-{ACCOUNT}-{REGION}":
-        problems.append(f"bucket : nom ecs-lab-images-<compte>-<région> attendu, vu {bucket.get('BucketName')}")
+        problems.append(Text(f"bucket : nom ecs-lab-images-<compte>-<région> attendu, vu {bucket.get('BucketName')}",
+                             f"bucket: name ecs-lab-images-<account>-<region> expected, seen {bucket.get('BucketName')}"))
     return problems
 
 
-def iam_problems(iam: dict) -> list[str]:
+_FRENCH_POLICY = (("unexpected statement form:", "forme de déclaration inattendue :"),
+                  ("wildcard action", "action joker"), ("action not needed:", "action inutile :"),
+                  ("not scoped to the bucket's objects:", "non limitée aux objets du bucket :"),
+                  ("not scoped to the bucket:", "non limitée au bucket :"),
+                  ("PutMetricData without the namespace condition:", "PutMetricData sans la condition d'espace de noms :"))
+
+
+def _fr(problem: str) -> str:
+    """A least-privilege problem (classifier_policy_problems, English) in French."""
+    for english, french in _FRENCH_POLICY:
+        problem = problem.replace(english, french)
+    return problem
+
+
+def iam_problems(iam: dict) -> list[Text]:
     """Role names, and the least privilege of the classifier's task role."""
     problems: list[str] = []
     for name in ("ecs-lab-task-execution-role", "ecs-lab-web-app-task-role"):
         _one(iam, problems, "AWS::IAM::Role", RoleName=name)
     classifier = _one(iam, problems, "AWS::IAM::Role", RoleName="ecs-lab-image-classifier-task-role")
     if classifier:
-        problems += [f"ecs-lab-image-classifier-task-role : {p}"
+        problems += [Text(f"ecs-lab-image-classifier-task-role : {_fr(p)}", f"ecs-lab-image-classifier-task-role: {p}")
                      for p in classifier_policy_problems(role_statements(classifier))]
     return problems
