@@ -217,6 +217,15 @@ FAULTY: tuple[Submission, ...] = (
         (_ops("            if token:\n                params[\"nextToken\"] = token\n", ""),),
         loses=frozenset({"classification_result"}), says={"classification_result": "toutes les pages"},
     ),
+    Submission(
+        "result_wrong_stream_prefix",
+        "Reads the stream ecs-lab/image-classifier/<id> instead of ecs/... (awslogs-stream-prefix is \"ecs\"): "
+        "CloudWatch (moto) answers \"log group does not exist\"; the feedback must name both streams.",
+        (_ops('stream_name = f"{LOG_STREAM_PREFIX}/{CONTAINER_NAME}/{task_id}"',
+              'stream_name = f"ecs-lab/{CONTAINER_NAME}/{task_id}"'),),
+        loses=frozenset({"classification_result", "main_runs"}),
+        says={"classification_result": "ecs-lab/image-classifier/", "main_runs": "flux de logs lu n'existe pas"},
+    ),
     # main_runs (step 12): the main is given code, but a student can break it
     Submission(
         "main_lets_exceptions_escape",
