@@ -175,7 +175,7 @@ def _test_output(checkpoint: CheckpointResult, policy: Policy, lang: str) -> str
     if checkpoint.feedback:
         lines.append("")
         lines += [f"- {_lines(f)}" for f in checkpoint.feedback]
-        if checkpoint.step:
+        if checkpoint.step and not checkpoint.caused_by:  # a repeated cause: the earlier test says what to re-read
             lines += ["", i18n.reread_step(checkpoint.step, lang)]
     return "\n".join(lines)
 
@@ -199,6 +199,7 @@ def summary(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> str:
         out_of = (f"out of {total} (graded here: {_points(report.graded_max)} points)" if en
                   else f"sur {total} (points vérifiables ici : {_points(report.graded_max)})")
     lines = [f"## {'Grade' if en else 'Note'}{colon}{score} / {total}", "",
+             f"**{md(report.next_step.text)}**", "",
              f"Tier{colon}{md(tiers)} — {out_of}.", ""]
     if en:
         lines.append(f"- **Verified here** ({len(graded)} checkpoints): {_points(report.score)} / "
