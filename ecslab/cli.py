@@ -12,9 +12,10 @@ one message (French by default) with a non-zero exit code, never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -44,97 +45,208 @@ DEFAULT_SUBMISSION = "student_template"
 # Parsing
 
 
-class FrenchArgumentParser(argparse.ArgumentParser):
+# argparse's own words (usage, help, errors: its gettext messages), in French. English is argparse's.
+ARGPARSE_FR = {
+    "usage: ": "usage : ",
+    # A section's heading is followed by argparse's own ":": the space French puts before it.
+    "positional arguments": "arguments positionnels ",
+    "options": "options ",
+    "optional arguments": "options ",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choisir parmi %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "expected one argument": "un argument attendu",
+    "expected at most one argument": "au plus un argument attendu",
+    "expected at least one argument": "au moins un argument attendu",
+    "expected %s argument": "%s argument attendu",
+    "expected %s arguments": "%s arguments attendus",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s) : %(value)r",
+    "not allowed with argument %s": "interdit avec l'argument %s",
+    "ignored explicit argument %r": "argument explicite ignoré : %r",
+    "one of the arguments %s is required": "l'un des arguments %s est obligatoire",
+    "unexpected option string: %s": "option inattendue : %s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": "commande inconnue %(parser_name)r (choix : %(choices)s)",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir '%(filename)s' : %(error)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+}
+
+
+@contextlib.contextmanager
+def argparse_language(lang: str) -> Iterator[None]:
+    """argparse's own sentences in `lang` while a parser is built and used (they are looked up in
+    argparse's module at each use: its gettext functions are swapped, then put back)."""
+    if lang == "en":
+        yield
+        return
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+
+    def gettext(message: str) -> str:
+        return ARGPARSE_FR.get(message, saved[0](message))
+
+    def ngettext(singular: str, plural: str, n: int) -> str:
+        message = singular if n == 1 else plural
+        return ARGPARSE_FR.get(message, saved[1](singular, plural, n))
+
+    argparse._, argparse.ngettext = gettext, ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
+def requested_language(argv: Sequence[str]) -> str:
+    """The --lang of the command line (the last one wins), else $ECS_LAB_LANG, else French: known
+    before parsing, so that the help and the usage errors are in that language."""
+    lang = os.environ.get("ECS_LAB_LANG", "fr")
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg == "--lang" and index + 1 < len(argv):
+            lang = argv[index + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.split("=", 1)[1]
+    return lang if lang in ("fr", "en") else "fr"
+
+
+class LabArgumentParser(argparse.ArgumentParser):
     """argparse, with the error line prefixed like every other error of the command."""
+
+    lang = "fr"
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(2, f"Erreur : {message}\n")
+        self.exit(2, f"{'Error: ' if self.lang == 'en' else 'Erreur : '}{message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+FrenchArgumentParser = LabArgumentParser  # its former name
+
+
+def build_parser(lang: str = "fr") -> argparse.ArgumentParser:
+    """The command's parser, its help in `lang` (argparse's own words too: build and use it inside
+    ``argparse_language(lang)``)."""
+
+    def t(fr: str, en: str) -> str:
+        return en if lang == "en" else fr
+
+    parser_class = type("LabArgumentParser", (LabArgumentParser,), {"lang": lang})
+
     # Global options are accepted before and after the command: the
     # sub-parsers' copies default to SUPPRESS so they never hide the main ones.
     def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
         parser.add_argument("--profile", default=default(DEFAULT_PROFILE),
-                            help=f"profil AWS CLI (défaut : {DEFAULT_PROFILE} ; \"\" = chaîne par défaut)")
+                            help=t(f"profil AWS CLI (défaut : {DEFAULT_PROFILE} ; \"\" = chaîne par défaut)",
+                                   f"AWS CLI profile (default: {DEFAULT_PROFILE}; \"\" = the default chain)"))
         parser.add_argument("--region", default=default(DEFAULT_REGION),
-                            help=f"région AWS (défaut : {DEFAULT_REGION})")
+                            help=t(f"région AWS (défaut : {DEFAULT_REGION})",
+                                   f"AWS region (default: {DEFAULT_REGION})"))
         parser.add_argument("--lang", choices=("fr", "en"),
                             default=default(os.environ.get("ECS_LAB_LANG", "fr")),
-                            help="langue des messages (défaut : fr)")
+                            help=t("langue des messages et de l'aide (défaut : fr, ou $ECS_LAB_LANG)",
+                                   "language of the messages and of this help (default: fr, or $ECS_LAB_LANG)"))
         parser.add_argument("--project-name", default=default(LAB_PROJECT),
-                            help=f"paramètre ProjectName des piles (défaut : {LAB_PROJECT})")
+                            help=t(f"paramètre ProjectName des piles (défaut : {LAB_PROJECT})",
+                                   f"the stacks' ProjectName parameter (default: {LAB_PROJECT})"))
 
-    parser = FrenchArgumentParser(
+    parser = parser_class(
         prog="ecs-lab",
-        description="Commandes du Lab 8 (Amazon ECS) : déploiement, images, task definitions, nettoyage.",
+        description=t("Commandes du Lab 8 (Amazon ECS) : déploiement, images, task definitions, nettoyage.",
+                      "The Lab 8 (Amazon ECS) commands: deployment, images, task definitions, cleanup."),
     )
     add_globals(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     add_globals(common, suppress=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMANDE", required=True, parser_class=FrenchArgumentParser)
+    sub = parser.add_subparsers(dest="command", metavar=t("COMMANDE", "COMMAND"), required=True,
+                                parser_class=parser_class)
 
     p = sub.add_parser("default-vpc", parents=[common],
-                       help="VPC par défaut et ses sous-réseaux (eval \"$(ecs-lab default-vpc)\")")
+                       help=t("VPC par défaut et ses sous-réseaux (eval \"$(ecs-lab default-vpc)\")",
+                              "the default VPC and its subnets (eval \"$(ecs-lab default-vpc)\")"))
     p.set_defaults(handler=cmd_default_vpc)
 
-    p = sub.add_parser("deploy", parents=[common], help="déployer (créer ou mettre à jour) les deux piles")
+    p = sub.add_parser("deploy", parents=[common],
+                       help=t("déployer (créer ou mettre à jour) les deux piles",
+                              "deploy (create or update) both stacks"))
     p.add_argument("--vpc-id", default=os.environ.get("DEFAULT_VPC_ID"),
-                   help="VPC (défaut : $DEFAULT_VPC_ID, sinon le VPC par défaut)")
+                   help=t("VPC (défaut : $DEFAULT_VPC_ID, sinon le VPC par défaut)",
+                          "VPC (default: $DEFAULT_VPC_ID, else the default VPC)"))
     p.add_argument("--subnet-ids", default=os.environ.get("DEFAULT_SUBNET_IDS"),
-                   help="sous-réseaux séparés par des virgules "
-                   "(défaut : $DEFAULT_SUBNET_IDS, sinon ceux du VPC par défaut)")
+                   help=t("sous-réseaux séparés par des virgules "
+                          "(défaut : $DEFAULT_SUBNET_IDS, sinon ceux du VPC par défaut)",
+                          "comma-separated subnets (default: $DEFAULT_SUBNET_IDS, else those of the default VPC)"))
     p.set_defaults(handler=cmd_deploy)
 
     p = sub.add_parser("update-task-definitions", parents=[common],
-                       help="écrire une copie remplie de la task definition web (ARN, compte, image)")
+                       help=t("écrire une copie remplie de la task definition web (ARN, compte, image)",
+                              "write a filled-in copy of the web task definition (ARNs, account, image)"))
     p.add_argument("--source", type=Path, default=None,
-                   help=f"task definition à remplir (défaut : resources/{WEB_TASK_DEFINITION_FILE})")
+                   help=t(f"task definition à remplir (défaut : resources/{WEB_TASK_DEFINITION_FILE})",
+                          f"task definition to fill in (default: resources/{WEB_TASK_DEFINITION_FILE})"))
     p.add_argument("--output", type=Path, default=None,
-                   help=f"copie remplie (défaut : build/{WEB_TASK_DEFINITION_FILE})")
-    p.add_argument("--register", action="store_true", help="enregistrer aussi la task definition dans ECS")
+                   help=t(f"copie remplie (défaut : build/{WEB_TASK_DEFINITION_FILE})",
+                          f"filled-in copy (default: build/{WEB_TASK_DEFINITION_FILE})"))
+    p.add_argument("--register", action="store_true",
+                   help=t("enregistrer aussi la task definition dans ECS", "also register the task definition in ECS"))
     p.set_defaults(handler=cmd_update_task_definitions)
 
     images_options = argparse.ArgumentParser(add_help=False)
-    images_options.add_argument("target", choices=("web", "classifier"), help="web ou classifier")
+    images_options.add_argument("target", choices=("web", "classifier"),
+                                help=t("web ou classifier", "web or classifier"))
     images_options.add_argument("--submission", type=Path, default=Path(DEFAULT_SUBMISSION),
-                                help=f"dossier de votre code (défaut : {DEFAULT_SUBMISSION})")
+                                help=t(f"dossier de votre code (défaut : {DEFAULT_SUBMISSION})",
+                                       f"folder of your code (default: {DEFAULT_SUBMISSION})"))
     images_options.add_argument("--base-image", default=os.environ.get("ECS_LAB_BASE_IMAGE"),
-                                help="image de base Python (argument BASE_IMAGE ; "
-                                "défaut : $ECS_LAB_BASE_IMAGE, sinon celle du Dockerfile)")
+                                help=t("image de base Python (argument BASE_IMAGE ; "
+                                       "défaut : $ECS_LAB_BASE_IMAGE, sinon celle du Dockerfile)",
+                                       "Python base image (BASE_IMAGE argument; "
+                                       "default: $ECS_LAB_BASE_IMAGE, else the Dockerfile's)"))
     images_options.add_argument("--model-dir", type=Path, default=os.environ.get("ECS_LAB_MODEL_DIR"),
-                                help="modèle local pour l'image du classificateur "
-                                "(défaut : $ECS_LAB_MODEL_DIR, sinon téléchargé à la construction)")
+                                help=t("modèle local pour l'image du classificateur "
+                                       "(défaut : $ECS_LAB_MODEL_DIR, sinon téléchargé à la construction)",
+                                       "local model for the classifier's image "
+                                       "(default: $ECS_LAB_MODEL_DIR, else downloaded during the build)"))
 
     p = sub.add_parser("build", parents=[common, images_options],
-                       help="construire l'image locale web-app:latest ou image-classifier:latest")
+                       help=t("construire l'image locale web-app:latest ou image-classifier:latest",
+                              "build the local image web-app:latest or image-classifier:latest"))
     p.set_defaults(handler=cmd_build)
 
     p = sub.add_parser("push", parents=[common, images_options],
-                       help="pousser l'image locale vers ECR (construite d'abord si elle n'existe pas)")
-    p.add_argument("--tag", default="latest", help="tag dans ECR (push web ; défaut : latest)")
-    p.add_argument("--build", action="store_true", help="reconstruire l'image même si elle existe déjà")
+                       help=t("pousser l'image locale vers ECR (construite d'abord si elle n'existe pas)",
+                              "push the local image to ECR (built first if it does not exist)"))
+    p.add_argument("--tag", default="latest",
+                   help=t("tag dans ECR (push web ; défaut : latest)", "tag in ECR (push web; default: latest)"))
+    p.add_argument("--build", action="store_true",
+                   help=t("reconstruire l'image même si elle existe déjà", "rebuild the image even if it exists"))
     p.set_defaults(handler=cmd_push)
 
     p = sub.add_parser("run-classifier", parents=[common],
-                       help="lancer votre run_image_classification_lab (Partie 2)")
+                       help=t("lancer votre run_image_classification_lab (Partie 2)",
+                              "run your run_image_classification_lab (Part 2)"))
     p.add_argument("--submission", type=Path, default=Path(DEFAULT_SUBMISSION),
-                   help=f"dossier de votre code (défaut : {DEFAULT_SUBMISSION})")
-    p.add_argument("--image-url", default=None, help="URL de l'image à classifier (défaut : le tigre du lab)")
+                   help=t(f"dossier de votre code (défaut : {DEFAULT_SUBMISSION})",
+                          f"folder of your code (default: {DEFAULT_SUBMISSION})"))
+    p.add_argument("--image-url", default=None,
+                   help=t("URL de l'image à classifier (défaut : le tigre du lab)",
+                          "URL of the image to classify (default: the lab's tiger)"))
     p.set_defaults(handler=cmd_run_classifier)
 
     p = sub.add_parser("cleanup-step8", parents=[common],
-                       help="étape 8 : supprimer le service web, l'ALB, ses listeners et le target group")
+                       help=t("étape 8 : supprimer le service web, l'ALB, ses listeners et le target group",
+                              "step 8: delete the web service, the ALB, its listeners and the target group"))
     p.set_defaults(handler=cmd_cleanup_step8)
 
-    p = sub.add_parser("cleanup", parents=[common], help="supprimer toutes les ressources du lab")
+    p = sub.add_parser("cleanup", parents=[common],
+                       help=t("supprimer toutes les ressources du lab", "delete all the lab's resources"))
     p.set_defaults(handler=cmd_cleanup)
 
     from grader.commands import register  # the instructor's commands (grade, gradescope-bundle...)
 
-    register(sub, common)
+    register(sub, common, lang)
     return parser
 
 
@@ -356,9 +468,11 @@ def cmd_cleanup(ctx: Context) -> int:
 
 def main(argv: Sequence[str] | None = None, session_factory: SessionFactory | None = None) -> int:
     """Run one command; returns the exit code (the console script exits with it)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    lang = requested_language(argv)
     try:
-        args = parser.parse_args(argv)
+        with argparse_language(lang):
+            args = build_parser(lang).parse_args(argv)
     except SystemExit as exc:  # --help or a usage error: argparse already printed
         return exc.code if isinstance(exc.code, int) else 2
     console = Console(lang=args.lang)

@@ -18,37 +18,70 @@ from typing import Any
 TIERS = ("offline", "local", "aws", "all")
 
 
-def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add the instructor's commands to ``ecs-lab``'s sub-parsers."""
-    p = sub.add_parser(
-        "grade", parents=[common],
-        help="noter une classe : des dossiers, des zips, ou des dossiers de ceux-ci (export Gradescope, "
-             "clones GitHub Classroom)")
-    p.add_argument("submissions", nargs="+", type=Path, metavar="RENDU",
-                   help="un rendu (dossier ou .zip) ou un dossier de rendus")
+def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> None:
+    """Add the instructor's commands to ``ecs-lab``'s sub-parsers, their help in `lang`."""
+
+    def t(fr: str, en: str) -> str:
+        return en if lang == "en" else fr
+
+    help_text = t("noter une classe : des dossiers, des zips, ou des dossiers de ceux-ci (export Gradescope, "
+                  "clones GitHub Classroom)",
+                  "grade a class: folders, zips, or folders of those (a Gradescope export, GitHub Classroom "
+                  "clones)")
+    p = sub.add_parser("grade", parents=[common], help=help_text, description=help_text)
+    p.add_argument("submissions", nargs="+", type=Path, metavar=t("RENDU", "SUBMISSION"),
+                   help=t("un rendu (dossier ou .zip) ou un dossier de rendus",
+                          "a submission (folder or .zip) or a folder of submissions"))
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                   help="rendus notés en parallèle (défaut : le nombre de processeurs)")
-    p.add_argument("--tier", choices=TIERS, default="offline", help="tier des vérifications (défaut : offline)")
+                   help=t("rendus notés en parallèle (défaut : le nombre de processeurs)",
+                          "submissions graded in parallel (default: the number of CPUs)"))
+    p.add_argument("--tier", choices=TIERS, default="offline",
+                   help=t("tier des vérifications (défaut : offline)", "tier of the checks (default: offline)"))
     p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="limite par rendu, en secondes (défaut : 180 offline, 1800 local, 900 aws)")
+                   help=t("limite par rendu, en secondes (défaut : 180 offline, 1800 local, 900 aws)",
+                          "time limit per submission, in seconds (default: 180 offline, 1800 local, 900 aws)"))
     p.add_argument("--out", type=Path, default=Path("class-grades"), metavar="DIR",
-                   help="dossier des rapports, de grades.csv et de class-report.html (défaut : class-grades)")
+                   help=t("dossier des rapports, de grades.csv et de class-report.html (défaut : class-grades)",
+                          "folder of the reports, grades.csv and class-report.html (default: class-grades)"))
     p.add_argument("--regrade", nargs="+", action="extend", default=[], metavar="ID",
-                   help="renoter ces rendus même si leurs fichiers n'ont pas changé ('all' : tous)")
-    p.add_argument("--no-progress", action="store_true", help="sans barre de progression")
+                   help=t("renoter ces rendus même si leurs fichiers n'ont pas changé ('all' : tous)",
+                          "grade these submissions again even if their files did not change ('all': every one)"))
+    p.add_argument("--no-progress", action="store_true",
+                   help=t("sans barre de progression", "without a progress bar"))
     p.set_defaults(handler=_run("grader.batch.cli"))
 
     from grader.lms import classroom, gradescope_bundle
 
-    p = sub.add_parser("gradescope-bundle", parents=[common],
-                       help="écrire l'autograder Gradescope (setup.sh, run_autograder) dans un zip")
+    help_text = t("écrire l'autograder Gradescope (setup.sh, run_autograder) dans un zip",
+                  "write the Gradescope autograder (setup.sh, run_autograder) into a zip")
+    p = sub.add_parser("gradescope-bundle", parents=[common], help=help_text, description=help_text)
     gradescope_bundle.add_arguments(p)
+    _in_english(p, lang, {
+        "out": "the zip to write (to upload to Gradescope)",
+        "ungraded": "checkpoints the offline tier cannot verify: left out of the total (exclude, default: graded "
+                    "out of 65) or counted as 0 (zero: graded out of 100)",
+        "bonus": "bonus: added on top of the total (count, default) or shown without counting (ignore)",
+    })
     p.set_defaults(handler=_run("grader.lms.gradescope_bundle"))
 
-    p = sub.add_parser("classroom", parents=[common],
-                       help="GitHub Classroom : noter hors ligne et afficher la ligne « Points X/Y »")
+    help_text = t("GitHub Classroom : noter hors ligne et afficher la ligne « Points X/Y »",
+                  "GitHub Classroom: grade offline and print the line \"Points X/Y\"")
+    p = sub.add_parser("classroom", parents=[common], help=help_text, description=help_text)
     classroom.add_arguments(p)
+    _in_english(p, lang, {
+        "submission": "folder to grade (default: student_template)",
+        "report_dir": f"folder of the reports (default: ${classroom.REPORT_DIR_ENV}, else reports)",
+    })
     p.set_defaults(handler=_run("grader.lms.classroom"))
+
+
+def _in_english(parser: argparse.ArgumentParser, lang: str, english: dict[str, str]) -> None:
+    """The English help of arguments whose module (grader/lms/) writes it in French only."""
+    if lang != "en":
+        return
+    for action in parser._actions:  # argparse keeps them there; an action's help is a plain attribute
+        if action.dest in english:
+            action.help = english[action.dest]
 
 
 def _run(module: str):
