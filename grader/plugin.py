@@ -14,8 +14,11 @@ is the grader's problem and leaves that check "not graded", never failed.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,10 @@ from grader import i18n
 from grader.catalogue import CHECKS_DIR, TIERS, CatalogueError, load_catalogue
 from grader.feedback import LANGUAGES, CheckFailed, Text
 
+PROJECT = CHECKS_DIR.parent  # the project this grader belongs to
 DEFAULT_SUBMISSION = "student_template"
+DEFAULT_REPORT_DIR = "reports"
+PARTIAL_DIR = "partial"  # where a -m/-k selection's reports go, beside the full ones
 CHECK_TIMEOUT_S = {"offline": 120, "local": 900, "aws": 300}  # the scorer's own safety net (pytest-timeout)
 STAGES = ("part1", "after-step8", "part2", "final")
 PROPERTY = "ecs_lab_grading"  # the report's user property that carries a check's result
@@ -49,6 +55,7 @@ class GradingState:
     protections: list[str] = field(default_factory=list)  # how the student's code was isolated
     selection: bool = False  # -m / -k narrowed the checks
     run_failure: str = ""  # why the run must fail although the reports are written (CI without Docker)
+    exit_status: int | None = None  # the run's exit status, once the reports are written
     active: bool = False
     report = None
     report_paths: dict = field(default_factory=dict)
@@ -69,12 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grading", "Lab 8 grading (see README)")
     group.addoption("--tier", choices=[*TIERS, "all"], default="offline",
                     help="which tier of checks to run (default: offline, on moto)")
-    group.addoption("--submission", default=DEFAULT_SUBMISSION, metavar="DIR",
-                    help="directory of the submission to grade (default: student_template)")
+    group.addoption("--submission", default=None, metavar="DIR",
+                    help="directory of the submission to grade (default: student_template of the project)")
     group.addoption("--lang", choices=LANGUAGES, default=os.environ.get("ECS_LAB_LANG", "fr"),
                     help="language of the feedback (default: fr)")
-    group.addoption("--report-dir", default="reports", metavar="DIR",
-                    help="where to write report.html, report.md, report.json and results.json")
+    group.addoption("--report-dir", default=None, metavar="DIR",
+                    help="where to write report.html, report.md, report.json and results.json (default: reports "
+                         "of the project; a -m/-k selection writes into its partial/ folder)")
     group.addoption("--stage", choices=[*STAGES, "all"], default="all",
                     help="aws tier: the stage of the lab to verify (default: all)")
     group.addoption("--profile", default=os.environ.get("AWS_PROFILE", PROFILE),
@@ -102,15 +110,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"grader/catalogue.yaml: {error}") from error
     for checkpoint in catalogue.checkpoints:
         config.addinivalue_line("markers", f"{checkpoint.id}: {checkpoint.title('en')}")
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: the checks of the {tier} tier")
 
     lang = config.getoption("lang")
     _check_rootdir(config, lang)
-    invoked = Path(config.invocation_params.dir)
-    submission = Path(config.getoption("submission"))
-    submission = (submission if submission.is_absolute() else invoked / submission).resolve()
     tier = config.getoption("tier")
-    report_dir = Path(config.getoption("report_dir"))
-    report_dir = (report_dir if report_dir.is_absolute() else invoked / report_dir).resolve()
+    _check_stage(config, tier, lang)
+    invoked = Path(config.invocation_params.dir)
+    # Defaults are the project's own folders wherever in the project pytest starts (student_template/
+    # included); a path given on the command line is relative to where it was typed.
+    base = PROJECT if _inside_project(config) else invoked
+    submission = config.getoption("submission")
+    submission = (invoked / submission if submission is not None else base / DEFAULT_SUBMISSION).resolve()
+    report_dir = config.getoption("report_dir")
+    report_dir = (invoked / report_dir if report_dir is not None else base / DEFAULT_REPORT_DIR).resolve()
     state = GradingState(submission=submission, tiers=list(TIERS) if tier == "all" else [tier], lang=lang,
                          report_dir=report_dir)
     state.selection = bool(config.option.markexpr or config.option.keyword)
@@ -120,6 +134,171 @@ def pytest_configure(config: pytest.Config) -> None:
     from grader import reports
 
     reports.preload()
+
+
+# --- Guard rails: a misuse stops with one sentence (French, or English with --lang en) -------------
+
+
+def _lang_of(namespace) -> str:
+    lang = getattr(namespace, "lang", None) or os.environ.get("ECS_LAB_LANG", "fr")
+    return lang if lang in LANGUAGES else "fr"
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _inside_project(config: pytest.Config) -> bool:
+    """pytest started in this project (its root or a folder of it), and took it for its root."""
+    return (_within(Path(config.invocation_params.dir).resolve(), PROJECT)
+            and config.rootpath.resolve() == PROJECT)
+
+
+_subfolder_key = pytest.StashKey[Path]()  # where pytest started, when graded as from the project root
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before pytest collects anything: the grader must be this project's, and `pytest` typed in a
+    folder of the project (student_template/, as the handout's Bonus 4 has students do) grades as
+    from its root. pytest applies `testpaths` (checks/) only when started in its root directory;
+    elsewhere it would collect that folder, and find nothing to grade."""
+    namespace = early_config.known_args_namespace
+    if getattr(namespace, "help", False) or getattr(namespace, "version", False):
+        return
+    lang = _lang_of(namespace)
+    _check_same_project(early_config, lang)
+    invoked = Path(early_config.invocation_params.dir).resolve()
+    if (invoked == PROJECT or not _within(invoked, PROJECT) or early_config.rootpath.resolve() != PROJECT
+            or namespace.file_or_dir or getattr(namespace, "pyargs", False)):
+        return
+    if _within(invoked, PROJECT / "tests") or _within(invoked, CHECKS_DIR):
+        return  # the project's own tests, or one tier's checks: pytest collects that folder
+    paths = [str(PROJECT / p) for p in early_config.getini("testpaths") or [CHECKS_DIR.name]]
+    args[:0] = paths  # first: an option with an optional value (--cov) cannot take it
+    namespace.file_or_dir = [*paths]
+    early_config.stash[_subfolder_key] = invoked
+    # `python -m pytest` put this folder first on sys.path: a boto3.py of the submission there would
+    # shadow the scorer's own libraries. From the root it is not there either.
+    sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != invoked]
+
+
+def _check_same_project(config: pytest.Config, lang: str) -> None:
+    """The grader imported (the installed plugin) must be the one of the project pytest runs in:
+    another checkout's would grade with its own checks, and say nothing."""
+    root = config.rootpath.resolve()
+    if root == PROJECT or not (root / "grader" / "catalogue.yaml").is_file():
+        return
+    raise pytest.UsageError(Text(
+        f"ce pytest utilise le correcteur d'un autre projet : le paquet grader vient de {PROJECT}, mais pytest "
+        f"tourne dans {root}. La note viendrait des vérifications de l'autre copie. Installez ce projet-ci "
+        f"(dans {root} : python -m pip install -e .), puis relancez pytest.",
+        f"this pytest uses the grader of another project: the grader package comes from {PROJECT}, but pytest "
+        f"runs in {root}. The grade would come from the other copy's checks. Install this project "
+        f"(in {root}: python -m pip install -e .), then run pytest again.")(lang))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    invoked = config.stash.get(_subfolder_key, None)
+    if invoked is None:
+        return None
+    where = invoked.relative_to(PROJECT).as_posix()
+    return Text(f"ecs-lab : lancé depuis {where}/, noté comme depuis la racine du projet ({PROJECT}).",
+                f"ecs-lab: started in {where}/, graded as from the project's root ({PROJECT}).")(
+        config.getoption("lang"))
+
+
+def _check_stage(config: pytest.Config, tier: str, lang: str) -> None:
+    """--stage chooses what the aws tier verifies; any other tier would ignore it, silently."""
+    stage = config.getoption("stage")
+    given = stage != "all" or any(a == "--stage" or a.startswith("--stage=") for a in config.invocation_params.args)
+    if given and tier not in ("aws", "all"):
+        raise pytest.UsageError(Text(
+            f"--stage {stage} ne s'applique qu'au tier aws : ajoutez --tier aws (ou --tier all), "
+            f"ou retirez --stage (tier choisi : {tier}).",
+            f"--stage {stage} applies to the aws tier only: add --tier aws (or --tier all), "
+            f"or remove --stage (tier chosen: {tier}).")(lang))
+
+
+def _grades(config: pytest.Config) -> bool:
+    """This run collects checks (not only the project's own tests): decided from its paths, so that
+    the pytest-xdist controller, which collects nothing, decides as its workers."""
+    if config.option.pyargs:
+        return False
+    invoked = Path(config.invocation_params.dir)
+    for arg in config.args:
+        path = (invoked / arg.split("::", 1)[0]).resolve()
+        if _within(path, CHECKS_DIR) or CHECKS_DIR in path.parents or _within(CHECKS_DIR, path):
+            return True
+    return False
+
+
+def marker_names(expression: str) -> list[str] | None:
+    """The names a -m expression tests (`a and not (b or c(x=1))` -> a, b, c), or None if pytest
+    itself will refuse the expression (it says why)."""
+    try:
+        from _pytest.mark.expression import Scanner, TokenType
+    except ImportError:  # pragma: no cover - pytest's inner module moved: pytest checks the syntax
+        return None
+    try:
+        scanner = Scanner(expression)
+        tokens = [scanner.current, *scanner.tokens]
+    except SyntaxError:
+        return None
+    names, depth = [], 0
+    for previous, token in zip([None, *tokens], tokens):
+        if depth:  # inside a marker's keyword arguments: mark(name=value, ...)
+            depth += {TokenType.LPAREN: 1, TokenType.RPAREN: -1}.get(token.type, 0)
+        elif token.type == TokenType.LPAREN and previous is not None and previous.type == TokenType.IDENT:
+            depth = 1
+        elif token.type == TokenType.IDENT:
+            names.append(token.value)
+    return list(dict.fromkeys(names))
+
+
+def _check_markexpr(config: pytest.Config, lang: str) -> None:
+    """`-m task_defintion` would select no check and grade 0/100: every name of the expression must be
+    a checkpoint, a tier or a marker pytest knows."""
+    expression = config.option.markexpr
+    if not expression or not _grades(config):
+        return
+    names = marker_names(expression)
+    if not names:
+        return
+    ids = [c.id for c in load_catalogue().checkpoints]
+    known = {*ids, *TIERS}
+    for line in config.getini("markers"):
+        known.add(line.split(":", 1)[0].split("(", 1)[0].strip())
+    unknown = [n for n in names if n not in known]
+    if not unknown:
+        return
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, [*ids, *TIERS], n=1, cutoff=0.6)
+        parts.append(Text(f"« {name} »" + (f" (vouliez-vous dire {close[0]} ?)" if close else ""),
+                          f'"{name}"' + (f" (did you mean {close[0]}?)" if close else ""))(lang))
+    listed, tiers, several = ", ".join(ids), ", ".join(TIERS), len(unknown) > 1
+    every_one_close = all("(" in part for part in parts)
+    what = Text("ne sont ni des points de contrôle, ni des tiers, ni des marqueurs connus" if several
+                else "n'est ni un point de contrôle, ni un tier, ni un marqueur connu",
+                "are neither checkpoints, tiers nor known markers" if several
+                else "is neither a checkpoint, a tier nor a known marker")(lang)
+    known_list = "" if every_one_close else Text(f" Points de contrôle : {listed} ; tiers : {tiers}.",
+                                                 f" Checkpoints: {listed}; tiers: {tiers}.")(lang)
+    raise pytest.UsageError(Text(
+        f"-m {shlex.quote(expression)} : {', '.join(parts)} {what}. "
+        f"Rien n'est noté, aucun rapport n'est écrit.{known_list}",
+        f"-m {shlex.quote(expression)}: {', '.join(parts)} {what}. "
+        f"Nothing is graded, no report is written.{known_list}")(lang))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # a pytest-xdist worker: the controller has checked
+    _check_markexpr(config, config.getoption("lang"))
+    if _grades(config):  # the pytest-xdist controller collects nothing: decide here as its workers do
+        _feedback_instead_of_tracebacks(config)
 
 
 def _check_rootdir(config: pytest.Config, lang: str) -> None:
@@ -156,6 +335,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         tier, checkpoint = by_module[module]
         state.active = True
         item.add_marker(getattr(pytest.mark, checkpoint.id))
+        item.add_marker(getattr(pytest.mark, tier))  # `-m local`: that tier's checks
         if item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(CHECK_TIMEOUT_S[tier]))
         (keep if tier in state.tiers else drop).append(item)
@@ -166,11 +346,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if not state.submission.is_dir():
             raise pytest.UsageError(i18n.missing_submission(state.submission, state.lang))
         _check_report_dir(state)
-        if config.option.tbstyle == "auto":
-            config.option.tbstyle = "no"  # the feedback is in the summary and the reports
-            reporter = config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.reportchars = ""
+        _feedback_instead_of_tracebacks(config)
+
+
+def _feedback_instead_of_tracebacks(config: pytest.Config) -> None:
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "no"  # the feedback is in the summary and the reports
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.reportchars = ""
 
 
 def _check_module(item: pytest.Item) -> str | None:
@@ -320,7 +504,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     policy = Policy(ungraded=session.config.getoption("gradescope_ungraded"),
                     bonus=session.config.getoption("gradescope_bonus"))
-    state.report_paths = write_reports(state.report, state.report_dir, policy)
+    # A -m/-k selection grades a few checkpoints: its reports go beside the full ones, never over them.
+    report_dir = state.report_dir / PARTIAL_DIR if state.selection else state.report_dir
+    state.report_paths = write_reports(state.report, report_dir, policy)
     # Failed checks are the student's grade, not a failure of the run: exit 0 once the
     # report is written, unless --fail-under asks for a gate.
     threshold = session.config.getoption("fail_under")
@@ -329,6 +515,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed_gate else pytest.ExitCode.OK
     if state.run_failure:
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    state.exit_status = int(session.exitstatus)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        _replace_stats_line(reporter, state, gate=threshold if exitstatus in (
+            pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) else None)
 
 
 def _display_path(path: Path, config: pytest.Config) -> str:
@@ -355,6 +546,105 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     from grader.reports import render_terminal_summary
 
     terminalreporter.write(render_terminal_summary(state.report, state.report_paths))
+    if state.selection:
+        terminalreporter.write_line(_partial_line(config, state))
+
+
+def _shown(path: Path, config: pytest.Config) -> str:
+    """A path as the user would type it where pytest started."""
+    try:
+        return path.relative_to(Path(config.invocation_params.dir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _selection_text(config: pytest.Config) -> str:
+    parts = [f"{flag} {shlex.quote(value)}" for flag, value in
+             (("-m", config.option.markexpr), ("-k", config.option.keyword)) if value]
+    return " ".join(parts)
+
+
+def _partial_line(config: pytest.Config, state: GradingState) -> str:
+    selection = _selection_text(config)
+    partial = _shown(state.report_dir / PARTIAL_DIR / "report.html", config)
+    full = state.report_dir / "report.html"
+    if full.is_file():
+        return Text(
+            f"Rapport partiel ({selection}) : {partial} ; le rapport complet {_shown(full, config)} "
+            "n'est pas remplacé.",
+            f"Partial report ({selection}): {partial}; the full report {_shown(full, config)} is not replaced.",
+        )(state.lang)
+    return Text(
+        f"Rapport partiel ({selection}) : {partial} ; pas encore de rapport complet (lancez pytest sans -m ni -k "
+        f"pour l'écrire dans {_shown(state.report_dir, config)}).",
+        f"Partial report ({selection}): {partial}; no full report yet (run pytest without -m or -k to write "
+        f"it in {_shown(state.report_dir, config)}).",
+    )(state.lang)
+
+
+def _replace_stats_line(reporter, state: GradingState, gate: float | None) -> None:
+    """pytest's last line ("34 failed, 8 passed, 60 deselected, 11 errors in 3.31s") reads like a crash:
+    a failed check is the student's grade. It becomes one line about the checks, then the --fail-under
+    gate and its exit status. The project's own tests run in the same session keep pytest's line."""
+    original = reporter.summary_stats
+    others = any(getattr(report, "when", None) and report.nodeid not in state.results
+                 for key, reports in reporter.stats.items() if key not in ("deselected", "warnings")
+                 for report in reports)
+
+    def summary_stats() -> None:
+        if others:
+            original()
+        lang = state.lang
+        if reporter.verbosity >= -1:
+            line = _checks_line(state, reporter.config)
+            outcomes = [r["outcome"] for r in state.results.values()]
+            markup = {"green": True} if outcomes and set(outcomes) == {"passed"} else {"yellow": True}
+            if reporter.verbosity >= 0:
+                reporter.write_sep("=", line, **markup)
+            else:
+                reporter.write_line(line, **markup)
+        if gate is not None and state.report is not None:
+            reporter.write_line(_gate_line(state, gate, lang), bold=True)
+
+    reporter.summary_stats = summary_stats
+
+
+def _plural(count: int, word: str, lang: str) -> str:
+    return f"{count} {word}" + ("s" if count > 1 or (lang == "en" and count == 0 and word == "check") else "")
+
+
+def _checks_line(state: GradingState, config: pytest.Config) -> str:
+    lang = state.lang
+    outcomes = [r["outcome"] for r in state.results.values()]
+    passed, failed = outcomes.count("passed"), outcomes.count("failed")
+    not_graded = len(outcomes) - passed - failed
+    seconds = i18n.number(time.monotonic() - state.started, lang, 1)
+    if not outcomes and state.selection:
+        return Text(f"Aucune vérification ne correspond à {_selection_text(config)} : rien n'est noté.",
+                    f"No check matches {_selection_text(config)}: nothing is graded.")(lang)
+    if lang == "en":
+        return (f"{_plural(len(outcomes), 'check', lang)} in {seconds} s: {passed} passed, {failed} failed, "
+                f"{not_graded} not graded (details and grade above)")
+    return (f"{_plural(len(outcomes), 'vérification', lang)} en {seconds} s : {_plural(passed, 'réussie', lang)}, "
+            f"{_plural(failed, 'échouée', lang)}, {not_graded} non notée{'s' if not_graded > 1 else ''} "
+            "(le détail et la note sont ci-dessus)")
+
+
+def _gate_line(state: GradingState, threshold: float, lang: str) -> str:
+    report = state.report
+    score = f"{i18n.number(report.score, lang, 2)}/{i18n.number(report.max_score, lang, 2)}"
+    limit = i18n.number(threshold, lang, 2)
+    below = report.score < threshold
+    bonus = Text(" (sans le bonus)", " (bonus not included)")(lang) if report.bonus_score else ""
+    why = f" ({state.run_failure})" if state.run_failure else ""  # exit 3: a tier could not run (CI)
+    return Text(
+        f"--fail-under={limit} : note {score}{bonus}, "
+        + ("inférieure au seuil" if below else "au moins égale au seuil")
+        + f" : code de sortie {state.exit_status}{why}.",
+        f"--fail-under={limit}: score {score}{bonus}, "
+        + ("below the threshold" if below else "at or above the threshold")
+        + f": exit status {state.exit_status}{why}.",
+    )(lang)
 
 
 __all__ = ["GradingState", "grading_key", "record_flags", "record_note", "record_protections",

@@ -12,6 +12,8 @@ pytest-xdist workers (`-n 2`), so each is graded once.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from grading_support import (
     ROOT,
@@ -38,6 +40,11 @@ from submissions.faults import (
 
 def _writer(entry: Submission):
     return lambda directory, _reports: materialise(entry, directory)
+
+
+def _partial(graded: Graded) -> Graded:
+    """A -m/-k selection writes its reports into <report-dir>/partial/: the full report is never replaced."""
+    return dataclasses.replace(graded, report_dir=graded.report_dir / "partial")
 
 
 # --- The corpus ------------------------------------------------------------------------------------
@@ -143,8 +150,8 @@ def test_two_runs_give_the_same_report(graded_once, tmp_path):
 
 
 def test_english_feedback(graded_once, gradescope_schema):
-    graded = graded_once("template-en", "student_template", "--lang", "en",
-                         "-m", "task_definition or classifier_image_pushed")
+    graded = _partial(graded_once("template-en", "student_template", "--lang", "en",
+                                  "-m", "task_definition or classifier_image_pushed"))
     assert_complete(graded, gradescope_schema)
     report = graded.report
     assert report["lang"] == "en"
@@ -160,7 +167,7 @@ def test_english_feedback(graded_once, gradescope_schema):
 
 
 def test_marker_grades_only_that_checkpoint(graded_once, gradescope_schema):
-    graded = graded_once("reference-task-definition", "reference", "-m", "task_definition")
+    graded = _partial(graded_once("reference-task-definition", "reference", "-m", "task_definition"))
     assert_complete(graded, gradescope_schema)
     checkpoints = graded.checkpoints
     assert checkpoints["task_definition"]["status"] == "passed"
@@ -199,7 +206,8 @@ def test_ten_reruns_give_the_same_grade(graded_once, tmp_path):
     entry = next(s for s in BUNDLES if s.name == "variants_1")  # monitor_no_timeout: stopped by the clock
     first = graded_once(entry.name, _writer(entry))
     selection = ("-m", "task_monitoring or main_runs or classification_result or classifier_image_pushed")
-    reports = [grade(first.report_dir.parent / "submission", tmp_path / f"run-{i}", *selection) for i in range(10)]
+    reports = [_partial(grade(first.report_dir.parent / "submission", tmp_path / f"run-{i}", *selection))
+               for i in range(10)]
     marks = [{c["id"]: (c["score"], c["feedback"]) for c in r.report["checkpoints"] if c["status"] != "not_graded"}
              for r in reports]
     assert all(m == marks[0] for m in marks), marks
