@@ -190,10 +190,10 @@ def _check_same_project(config: pytest.Config, lang: str) -> None:
     if root == PROJECT or not (root / "grader" / "catalogue.yaml").is_file():
         return
     raise pytest.UsageError(Text(
-        f"ce pytest utilise le correcteur d'un autre projet : le paquet grader vient de {PROJECT}, mais pytest "
+        f"Ce pytest utilise le correcteur d'un autre projet : le paquet grader vient de {PROJECT}, mais pytest "
         f"tourne dans {root}. La note viendrait des vérifications de l'autre copie. Installez ce projet-ci "
         f"(dans {root} : python -m pip install -e .), puis relancez pytest.",
-        f"this pytest uses the grader of another project: the grader package comes from {PROJECT}, but pytest "
+        f"This pytest uses the grader of another project: the grader package comes from {PROJECT}, but pytest "
         f"runs in {root}. The grade would come from the other copy's checks. Install this project "
         f"(in {root}: python -m pip install -e .), then run pytest again.")(lang))
 
