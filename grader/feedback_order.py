@@ -38,14 +38,6 @@ def handout_rank(step: str) -> tuple[int, int]:
     return 0, first
 
 
-def step_label(step: str, lang: str) -> str:
-    """« étape 10 », « étapes 6 et 7 » (i18n.step_label when it exists)."""
-    label = getattr(i18n, "step_label", None)
-    if label is not None:
-        return label(step, lang)
-    return Text(f"étape {step}", f"step {step}")(lang)
-
-
 def in_handout_order(checkpoints: list[CheckpointResult]) -> list[CheckpointResult]:
     return sorted(checkpoints, key=lambda c: handout_rank(c.step))  # stable: the catalogue's order within a step
 
@@ -56,7 +48,7 @@ def next_step(report: GradeReport) -> NextStep:
     lang = report.lang
     for checkpoint in in_handout_order(report.checkpoints):
         if checkpoint.status in _NOT_MET:
-            where = step_label(checkpoint.step, lang)
+            where = i18n.step_label(checkpoint.step, lang)
             return NextStep(checkpoint, Text(
                 f"Prochaine étape : {where} de LAB.md, « {checkpoint.title} » ({checkpoint.id}).",
                 f"Next step: {where} of LAB.md, \u201c{checkpoint.title}\u201d ({checkpoint.id}).")(lang))

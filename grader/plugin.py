@@ -487,8 +487,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     submission = state.open_submission()
     flags = list(dict.fromkeys(submission.flags + state.flags))
+    catalogue = load_catalogue()
     state.report = build_report(
-        load_catalogue(),
+        catalogue,
         [CheckResult(**r) for r in state.results.values()],
         state.module_of,
         submission=_display_path(state.submission, session.config),
@@ -501,6 +502,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         flags=[i18n.flag(f, state.lang) for f in flags],
         protections=state.protections,
         selection=state.selection,
+        lab_provided=set() if submission.changes_lab_files() else {
+            c.id for c in catalogue.checkpoints if c.uses and set(c.uses) <= {"resources"}},
     )
     policy = Policy(ungraded=session.config.getoption("gradescope_ungraded"),
                     bonus=session.config.getoption("gradescope_bonus"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
-from grader import feedback_order, i18n
+from grader import feedback_order, i18n, report_html
 from grader.feedback import Text
 from grader.lms import gradescope
 from grader.lms.gradescope import DEFAULT_POLICY, Policy
@@ -31,9 +31,11 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-_env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon)
+_env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon,
+                    step_label=i18n.step_label, date=i18n.date)
 _env.filters["points"] = lambda value: f"{value:g}"
 _env.globals.update(other_tiers_line=feedback_order.other_tiers_line)
+report_html.register(_env)
 
 
 def preload() -> None:
@@ -53,9 +55,7 @@ def render_html(report: GradeReport) -> str:
 
 def _formats(lang: str) -> dict:
     """Numbers and dates in the report's language (decimal comma, « 27 nov. 2026 14:07 UTC »)."""
-    date = getattr(i18n, "date", None)
-    return {"number": lambda value: i18n.number(value, lang, 2),
-            "date": (lambda iso: date(iso, lang)) if date else (lambda iso: iso)}
+    return {"number": lambda value: i18n.number(value, lang, 2)}
 
 
 def render_markdown(report: GradeReport) -> str:

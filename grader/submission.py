@@ -18,6 +18,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 FORBIDDEN_MODULES = ("grader", "reference", "checks", "tests", "ecslab")
 FORBIDDEN_DIRS = tuple(str(PROJECT / name) for name in FORBIDDEN_MODULES)
 MAX_SOURCE = 2 * 1024 * 1024
+LAB_RESOURCES = PROJECT / "resources"  # the files the lab provides (templates, the web task definition)
 
 
 @dataclass
@@ -42,6 +43,22 @@ class Submission:
         except OSError:
             pass
         return submission
+
+    def changes_lab_files(self) -> bool:
+        """True when the submission ships a file of resources/ other than the lab's own copy (the
+        report then does not say that those checkpoints' points come from files the lab provides)."""
+        own = self.path / "resources"
+        if not own.is_dir():
+            return False
+        for lab_file in LAB_RESOURCES.iterdir():
+            mine = own / lab_file.name
+            try:
+                if mine.is_symlink() or (mine.exists() and (not mine.is_file() or mine.stat().st_size > MAX_SOURCE
+                                                            or mine.read_bytes() != lab_file.read_bytes())):
+                    return True
+            except OSError:
+                return True
+        return False
 
     def resource(self, name: str) -> Path | None:
         """The submission's own copy of a file of resources/, if it ships one."""

@@ -94,3 +94,16 @@ def test_markdown_renders_cleanly_on_github(template, graded_once):
                 assert lines[i + 1] == "", f"no blank line after {line!r}"
         assert text.count("```") % 2 == 0
         assert "    ```text" in text  # multi-line feedback in a fenced block inside its list item
+
+
+def test_points_of_files_the_lab_provides_are_named(template, graded_once):
+    """The template's 13 points come from resources/, which the lab provides; a submission that ships
+    its own (changed) copy earns them for its own work."""
+    assert template.report["coverage"]["provided_text"] == (
+        "Dont 13 points pour des fichiers que le lab fournit (resources/, non modifiés : stacks, web_task_definition).")
+    assert "Dont 13 points pour des fichiers que le lab fournit" in template.stdout
+    entry = by_name("web_task_definition_wrong_port")
+    assert entry.resources
+    graded = graded_once(entry.name, lambda directory, _reports: materialise(entry, directory))
+    assert graded.report["coverage"]["provided_text"] == ""
+    assert not any(c["lab_provided"] for c in graded.report["checkpoints"])

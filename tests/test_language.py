@@ -1,9 +1,8 @@
 """Feedback in one language: an English report says nothing in French, a French one nothing in English.
 
 The template, the reference and every faulty submission of the corpus (tests/submissions/faults.py)
-are graded offline in each language, in one warm process per language (`ecs-lab grade`, which
-forks one `pytest --submission=DIR` run per submission), then every user-facing string of each
-report.json (titles, reasons, feedback, check messages) and of report.md is scanned for words of
+are graded offline in each language (once per session: the French runs are those of
+tests/test_grading.py), then every user-facing string of each report.json (titles, reasons, feedback, check messages) and of report.md is scanned for words of
 the other language. What the student's own code says (its string literals, its printed output),
 Python's and AWS's messages (English) and the lab's names are not the report's language: they are
 taken out before the scan.
@@ -14,13 +13,10 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from grading_support import ROOT, _child_env
+from grading_support import ROOT
 from submissions.faults import BROKEN, BUNDLES, FAULTY, LAB_RULES, OPS, S3_IO, materialise
 
 ENTRIES = [*BROKEN, *FAULTY, *BUNDLES, *LAB_RULES]
@@ -89,44 +85,33 @@ def _leaks(text: str, lang: str, literals: list[str]) -> list[str]:
     return [line.strip() for line in text.splitlines() if pattern.search(line)]
 
 
-@pytest.fixture(scope="module")
-def submissions(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("language") / "class"
-    for entry in ENTRIES:
-        materialise(entry, folder / entry.name)
-    for name in ("student_template", "reference"):
-        (folder / name.replace("student_", "")).mkdir()
-        for file in STUDENT_FILES:
-            shutil.copyfile(ROOT / name / file, folder / name.replace("student_", "") / file)
-    return folder
+def _graded(graded_once, name: str, lang: str):
+    """The run of one submission in `lang`, shared with the other tests that grade it (grading_support)."""
+    options = ("--lang", "en") if lang == "en" else ()
+    key = f"{name}-en" if lang == "en" else name
+    if name in ("template", "reference"):
+        folder = ROOT / ("student_template" if name == "template" else "reference")
+        return graded_once(key, folder, *options), folder
+    entry = next(e for e in ENTRIES if e.name == name)
+    graded = graded_once(key, lambda directory, _reports: materialise(entry, directory), *options)
+    return graded, graded.report_dir.parent / "submission"
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_every_report_speaks_one_language(lang, submissions, tmp_path):
-    out = tmp_path / "grades"
-    command = [sys.executable, "-c", "import sys; from ecslab.cli import main; sys.exit(main())",
-               "grade", str(submissions), "--lang", lang, "--out", str(out), "-j", "2", "--no-progress"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env=_child_env(), stdin=subprocess.DEVNULL, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+def test_every_report_speaks_one_language(lang, graded_once):
+    """The template, the reference and every faulty submission, each graded once per language
+    (the French runs are those of tests/test_grading.py, shared)."""
     leaks: dict[str, list[str]] = {}
-    graded = 0
-    for directory in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        report_dir = out / directory.name
-        assert (report_dir / "report.json").is_file(), (directory.name, done.stdout[-2000:])
-        graded += 1
-        literals = _literals(directory)
-        report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
-        assert report["lang"] == lang
-        markdown = (report_dir / "report.md").read_text(encoding="utf-8")
-        # The table's step column is the catalogue's step as is (grader/templates/report.md.j2, not this
-        # suite's to change): "Nettoyage" there until the template calls i18n.step_label(c.step, lang).
-        markdown = re.sub(r"\| Nettoyage \|", "| - |", markdown)
+    for name in ["template", "reference", *(e.name for e in ENTRIES)]:
+        graded, folder = _graded(graded_once, name, lang)
+        report = graded.report
+        assert report["lang"] == lang, name
+        literals = _literals(folder)
+        markdown = (graded.report_dir / "report.md").read_text(encoding="utf-8")
         texts = _strings(report) + [markdown]
         found = sorted({leak for text in texts for leak in _leaks(text, lang, literals)})
         if found:
-            leaks[directory.name] = found
-    assert graded == len(ENTRIES) + 2
+            leaks[name] = found
     assert not leaks, json.dumps(leaks, ensure_ascii=False, indent=1)
 
 
