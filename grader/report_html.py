@@ -120,6 +120,4 @@ def feedback_parts(message: str, lang: str = "fr") -> Feedback:
 def register(env) -> None:
     """Add what report.html.j2 uses to a Jinja environment (grader/reports.py's)."""
     env.filters["feedback_parts"] = feedback_parts
-    label = getattr(i18n, "step_label", None)  # « étape 10 », « étapes Bonus 1 et 3 »
-    if label is not None:
-        env.globals["step_label"] = label
+    env.globals["step_label"] = i18n.step_label  # « étape 10 », « étapes Bonus 1 et 3 »

@@ -3,9 +3,8 @@
 Three real gradings, in French and in English (shared through `graded_once`: the French ones
 are those of tests/test_grading.py and tests/test_class_report.py): the untouched template, a
 partial submission (launchType EC2: task_run and what follows fail, the rest passes) and the
-reference. Each page is rendered from its report.json with the HTML helpers of
-grader/report_html.py registered (the page the grader writes once grader/reports.py registers
-them; until then the grader's own page must be that render without them), then opened in
+reference. Each page is rendered again from its report.json (it must be the page the grader
+wrote: the report's model read back, grader/report_html.py's helpers registered), then opened in
 Chromium through the DevTools protocol (--remote-debugging-pipe, no other dependency):
 desktop and 375 px phone widths, print emulation and a PDF on A4. Screenshots and PDFs are
 kept in .cache/artefacts/.
@@ -320,9 +319,9 @@ def _static_checks(key: tuple[str, str], page: dict) -> None:
     kind, lang = key
     report: GradeReport = page["report"]
     html = page["path"].read_text(encoding="utf-8")
-    # The page the grader wrote is this render (with the HTML helpers once grader/reports.py registers them).
-    wired = "feedback_parts" in reports._env.filters
-    assert page["written"] == render(report, helpers=wired), f"{key}: the grader's page is not its report's render"
+    # The page the grader wrote is this render (grader/reports.py registers the HTML helpers).
+    assert "feedback_parts" in reports._env.filters
+    assert page["written"] == render(report, helpers=True), f"{key}: the grader's page is not its report's render"
     parsed = _Page(html)
     # Self-contained: no script, nothing fetched, no URL.
     assert not parsed.tags & {"script", "link", "img", "iframe"} and "@import" not in html and "url(" not in html
