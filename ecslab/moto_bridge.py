@@ -14,6 +14,8 @@ Where moto differs from AWS, and what the bridge does:
 - ``RunTask`` accepts what ECS refuses for Fargate: a container override naming no container
   of the task definition, a task definition not compatible with FARGATE or not ``awsvpc``, a
   count outside 1..10 (``InvalidParameterException``, as ECS).
+- ``RunTask`` on EC2 in a cluster without container instances crashes (HTTP 500): ECS answers
+  with no task and the failure "No Container Instances were found in your cluster."
 - ``DescribeTasks`` leaves out unknown tasks: they are reported in ``failures`` (MISSING).
 - ``ListTasks`` without ``desiredStatus`` lists stopped tasks too: only RUNNING ones, as ECS;
   ``serviceName`` is honoured.
@@ -50,6 +52,14 @@ class Launcher(Protocol):
     def runner_for(self, cluster_name: str, task: str) -> Any: ...
     def track_service(self, service: Any) -> None: ...
     def service_changed(self, service: Any) -> None: ...
+
+
+class _NoContainerInstances(Exception):
+    """RunTask on EC2 (or EXTERNAL) in a cluster without container instances."""
+
+    def __init__(self, cluster_arn: str) -> None:
+        super().__init__(cluster_arn)
+        self.cluster_arn = cluster_arn
 
 
 def strategy_launch_type(strategy: list[dict] | None) -> str | None:
@@ -126,6 +136,8 @@ def bridged(launcher: Launcher | None = None,
         launch = launch_type or getattr(_request, "launch_type", None) or strategy_launch_type(
             getattr(cluster, "default_capacity_provider_strategy", None))
         if launch != "FARGATE":
+            if not self_.container_instances.get(cluster.name):
+                raise _NoContainerInstances(cluster.arn)
             return originals["run_task"](self_, cluster_str, task_definition_str, count, overrides, started_by,
                                          tags, launch_type, networking_configuration, group, platform_version)
         definition = self_.describe_task_definition(task_definition_str)
@@ -201,6 +213,11 @@ def bridged(launcher: Launcher | None = None,
                 self_._get_param("capacityProviderStrategy"))  # noqa: SLF001
             try:
                 return original(self_)
+            except _NoContainerInstances as none:  # ECS answers, with no task and the reason
+                if original.__name__ != "run_task":
+                    raise
+                return json.dumps({"tasks": [], "failures": [
+                    {"arn": none.cluster_arn, "reason": "No Container Instances were found in your cluster."}]})
             finally:
                 _request.launch_type = None
         return response

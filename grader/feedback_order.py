@@ -153,3 +153,18 @@ def one_message_per_cause(checkpoints: list[CheckpointResult], lang: str) -> Non
         for check in failed:
             if check.key:
                 first_seen.setdefault((check.key, check.message), checkpoint)
+        checkpoint.feedback = _details_once(checkpoint.feedback, lang)
+
+
+def _details_once(messages: list[str], lang: str) -> list[str]:
+    """Two failures of one checkpoint showing the same values (the same program output under two
+    checks): the values once, under the first."""
+    seen: set[str] = set()
+    kept = []
+    for message in messages:
+        first, _, details = message.partition("\n")
+        if details and details in seen:
+            message = first + "\n" + Text("(mêmes valeurs que ci-dessus)", "(the same values as above)")(lang)
+        seen.add(details)
+        kept.append(message)
+    return kept
