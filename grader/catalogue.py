@@ -25,6 +25,7 @@ class Checkpoint:
     bonus: bool
     tiers: tuple[str, ...]  # the tiers that verify it, in TIERS order
     uses: tuple[str, ...]  # the submission's files it grades (module names, or "resources")
+    depends_on: tuple[str, ...] = ()  # checkpoints whose work it chains (main_runs: the whole part 2)
 
     def module(self, tier: str) -> str:
         """Its checks on `tier`: checks/<tier>/test_<id>.py (relative to checks/)."""
@@ -96,6 +97,7 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
             bonus=bool(raw.get("bonus", False)),
             tiers=tuple(t for t in TIERS if t in tiers),
             uses=tuple(raw.get("uses") or ()),
+            depends_on=tuple(raw.get("depends_on") or ()),
         )
         if checkpoint.id in seen_ids or not checkpoint.id.isidentifier():
             raise CatalogueError(f"checkpoint id {checkpoint.id!r} is duplicated or not an identifier")
@@ -105,6 +107,10 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
             raise CatalogueError(f"{checkpoint.id}: no tier verifies it")
         seen_ids.add(checkpoint.id)
         checkpoints.append(checkpoint)
+    for checkpoint in checkpoints:
+        unknown = [d for d in checkpoint.depends_on if d not in seen_ids]
+        if unknown:
+            raise CatalogueError(f"{checkpoint.id}: depends on unknown checkpoint(s) {unknown}")
     # Consistency with the files under checks/ and the 100-point total are asserted by
     # tests/test_catalogue.py, so that a half-written tier shows up in CI, not at a student's.
     return Catalogue(parts=parts, checkpoints=tuple(checkpoints))

@@ -154,6 +154,14 @@ def one_message_per_cause(checkpoints: list[CheckpointResult], lang: str) -> Non
             if check.key:
                 first_seen.setdefault((check.key, check.message), checkpoint)
         checkpoint.feedback = _details_once(checkpoint.feedback, lang)
+    by_id = {c.id: c for c in checkpoints}
+    for checkpoint in checkpoints:  # what a checkpoint chains fails: fix that first
+        broken = [by_id[d] for d in checkpoint.depends_on if by_id[d].status in _NOT_MET]
+        if checkpoint.status in _NOT_MET and broken and not checkpoint.caused_by:
+            first = in_handout_order(broken)[0]
+            checkpoint.feedback.insert(0, Text(
+                f"Échoue sans doute parce que « {first.title} » ({first.id}) échoue : corrigez-le d'abord.",
+                f"Probably fails because \u201c{first.title}\u201d ({first.id}) fails: fix it first.")(lang))
 
 
 def _details_once(messages: list[str], lang: str) -> list[str]:

@@ -45,6 +45,7 @@ class CheckpointResult:
     other_tier: bool = False  # not graded only because the tiers that verify it did not run
     caused_by: str = ""  # an earlier checkpoint whose failure (the same one) this one repeats
     lab_provided: bool = False  # graded on files the lab provides, which the submission does not change
+    depends_on: list[str] = field(default_factory=list)  # checkpoints whose work it chains (catalogue)
 
 
 @dataclass
@@ -167,6 +168,7 @@ def grade_checkpoint(
         status=NOT_GRADED,
         checks=sorted(checks, key=_definition_order),
         tiers=list(checkpoint.tiers),
+        depends_on=list(checkpoint.depends_on),
     )
     ran = [c for c in checks if c.outcome != "skipped"]
     if not ran:

@@ -44,10 +44,13 @@ def test_the_template_starts_with_its_next_step_and_says_what_the_score_covers(t
     grouped = [line for line in block if line.startswith("Vérifiés par d'autres tiers")]
     assert len(grouped) == 1 and all(cid in grouped[0] for cid in OTHER_TIER_IDS)
     assert any(line.startswith("Note : 13 / 65 points vérifiables hors ligne") for line in block)
-    # main_runs fails two checks on the same program output: the output is shown once.
+    # main_runs chains task_definition..classification_result: it names the first that fails, then
+    # its two failed checks on the same program output show the output once.
     main_runs = report["checkpoints"][[c["id"] for c in report["checkpoints"]].index("main_runs")]["feedback"]
-    assert len(main_runs) == 2 and sum("obtenu : code 1" in f for f in main_runs) == 1
-    assert main_runs[1].endswith("\n(mêmes valeurs que ci-dessus)")
+    assert main_runs[0] == ("Échoue sans doute parce que « Task definition créée avec succès pour le classificateur » "
+                            "(task_definition) échoue : corrigez-le d'abord.")
+    assert len(main_runs) == 3 and sum("obtenu : code 1" in f for f in main_runs) == 1
+    assert main_runs[2].endswith("\n(mêmes valeurs que ci-dessus)")
 
 
 def test_the_reference_has_nothing_left_offline_and_says_where_the_rest_is(reference):
