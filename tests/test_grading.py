@@ -150,7 +150,7 @@ def test_two_runs_give_the_same_report(graded_once, tmp_path):
 
 
 def test_english_feedback(graded_once, gradescope_schema):
-    graded = _partial(graded_once("template-en", "student_template", "--lang", "en",
+    graded = _partial(graded_once("template-en-selection", "student_template", "--lang", "en",
                                   "-m", "task_definition or classifier_image_pushed"))
     assert_complete(graded, gradescope_schema)
     report = graded.report

@@ -39,7 +39,7 @@ RUNS = {  # (kind, lang) -> graded_once key and its arguments
     ("template", "fr"): ("template", "student_template"),
     ("partial", "fr"): (PARTIAL, None),
     ("reference", "fr"): ("reference", "reference"),
-    ("template", "en"): ("template-en-all", "student_template", "--lang", "en"),
+    ("template", "en"): ("template-en", "student_template", "--lang", "en"),
     ("partial", "en"): (f"{PARTIAL}-en", None, "--lang", "en"),
     ("reference", "en"): ("reference-en", "reference", "--lang", "en"),
 }
