@@ -104,5 +104,5 @@ def write_reports(report: GradeReport, report_dir: Path,
 def render_terminal_summary(report: GradeReport, paths: dict[str, Path]) -> str:
     return _markdown_env().get_template("summary.txt.j2").render(
         r=report, paths=paths, summary=_summary_line(report),
-        other_tiers_line=feedback_order.other_tiers_line(report),
+        other_tiers_line=feedback_order.other_tiers_line(report), **_formats(report.lang),
     )
