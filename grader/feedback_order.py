@@ -114,7 +114,7 @@ def other_tiers_line(report: GradeReport) -> str:
     parts = []
     for bonus in (False, True):
         for tier, points, ids in _other_tiers(report, bonus):
-            label = Text("bonus, " if bonus else "", "bonus, " if bonus else "")(lang)
+            label = "bonus, " if bonus else ""  # the same word in both languages
             parts.append(f"--tier {tier} ({label}{i18n.number(points, lang, 2)} points{i18n.colon(lang)}"
                          f"{', '.join(ids)})")
     if not parts:

@@ -74,10 +74,9 @@ def gradescope_results(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> 
 def _summary_line(report: GradeReport) -> str:
     """The score and what it covers: « Note : 13 / 65 points vérifiables hors ligne — 23 de plus… »."""
     lang = report.lang
-    bonus = Text(f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}",
-                 f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}")
-    return Text(f"Note : {report.coverage.text} ; {bonus(lang)} vérifiables ici.",
-                f"Score: {report.coverage.text}; {bonus(lang)} verifiable here.")(lang)
+    bonus = f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}"
+    return Text(f"Note : {report.coverage.text} ; {bonus} vérifiables ici.",
+                f"Score: {report.coverage.text}; {bonus} verifiable here.")(lang)
 
 
 def write_reports(report: GradeReport, report_dir: Path,

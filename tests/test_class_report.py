@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from browser_support import chromium
 from grading_support import ROOT, Graded
 from submissions.faults import by_name, materialise
 
@@ -337,16 +338,9 @@ def test_similarity_edge_cases(tmp_path):
 # --- In a real browser -------------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:  # installing it is the project's job (scripts/setup-browser.sh), never a silent skip
-        pytest.fail("chromium is not installed: run `bash scripts/setup-browser.sh` (Debian package chromium); "
-                    "the class report's browser test needs it")
-    return found
-
-
 def _browse(page: Path, profile: Path, *options: str) -> subprocess.CompletedProcess:
-    command = [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    command = [chromium("the class report's browser test"), "--headless=new", "--no-sandbox",
+               "--disable-gpu", "--no-first-run",
                f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--hide-scrollbars",
                *options, page.as_uri()]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False,

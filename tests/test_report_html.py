@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import zlib
@@ -27,6 +26,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser_support import chromium
 from grading_support import ROOT, Graded
 from submissions.faults import by_name, materialise
 
@@ -119,14 +119,6 @@ class _Page(HTMLParser):
 # --- Chromium through the DevTools protocol ------------------------------------------------------
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:  # installing it is the project's job (scripts/setup-browser.sh), never a silent skip
-        pytest.fail("chromium is not installed: run `bash scripts/setup-browser.sh` (Debian package chromium); "
-                    "the report's browser test needs it")
-    return found
-
-
 class Chromium:
     """Headless Chromium driven over --remote-debugging-pipe (fd 3: commands in, fd 4: events out)."""
 
@@ -142,7 +134,8 @@ class Chromium:
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
-        command = [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        command = [chromium("the report's browser test"), "--headless=new", "--no-sandbox",
+                   "--disable-gpu", "--no-first-run",
                    "--hide-scrollbars", "--remote-debugging-pipe", f"--user-data-dir={profile}",
                    "--font-render-hinting=none", "about:blank"]
         # pass_fds: 3 and 4 are kept open at exec (the child's fds are closed after preexec_fn).
