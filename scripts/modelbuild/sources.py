@@ -21,7 +21,7 @@ def _package_file(module: str, dist: str, relative: str) -> Path:
     try:
         path = Path(str(importlib.resources.files(module) / relative))
     except ModuleNotFoundError:
-        raise MissingSourceError(f"package {dist!r} is not installed (pip install -e '.[test]')") from None
+        raise MissingSourceError(f"package {dist!r} is not installed (pip install -e '.[grader]')") from None
     if not path.is_file():
         raise MissingSourceError(f"{relative} is missing from the installed package {dist!r}")
     return path
