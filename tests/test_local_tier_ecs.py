@@ -1,5 +1,6 @@
 """The local ECS (ecslab.local_ecs) on its own: what RunTask, DescribeTasks and StopTask do
-with real containers, the task metadata endpoint, the clean-up.
+with real containers, the task metadata endpoint, a service of 2 tasks behind the local load
+balancer (stable, two distinct tasks answering, scaled to 0), the clean-up.
 
 The containers run the project's base image (python, no build needed). Needs a Docker
 engine (`sudo bash scripts/setup-docker.sh`); skipped without one, except in CI.
@@ -11,6 +12,8 @@ import json
 import os
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from unittest import mock
 
 import pytest
@@ -245,3 +248,75 @@ def test_command_that_cannot_start(world):
     task, _ = follow(ecs, run(world, register(ecs, f"{uri}:v1"), ["pyhton", "-c", "0"]))
     assert task["stoppedReason"].startswith("CannotStartContainerError") and "pyhton" in task["stoppedReason"]
     assert task["stopCode"] == "TaskFailedToStart" and "exitCode" not in task["containers"][0]
+
+
+WEB_SERVER = textwrap.dedent("""
+    import json, os, urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    task = json.load(urllib.request.urlopen(os.environ["ECS_CONTAINER_METADATA_URI_V4"] + "/task"))
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"taskArn": task["TaskARN"], "availabilityZone": task["AvailabilityZone"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *args):
+            pass
+    ThreadingHTTPServer(("", 3000), Handler).serve_forever()
+""")
+
+
+def _answering_tasks(url: str, wanted: int = 2, limit_s: float = 60) -> dict[str, str]:
+    """Task ARN -> zone of the tasks that answered through the load balancer (503 until one is healthy)."""
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and len(seen) < wanted:
+        try:
+            with urllib.request.urlopen(f"{url}/", timeout=5) as response:
+                body = json.loads(response.read())
+            seen[body["taskArn"]] = body["availabilityZone"]
+        except (OSError, ValueError, urllib.error.HTTPError):
+            time.sleep(0.5)
+    return seen
+
+
+def test_service_of_two_tasks_behind_the_load_balancer(world):
+    """As step 6-7 of the handout does on AWS (what the local tier's web_service check showed until
+    Part 1 left the local tier): a FARGATE service of 2 tasks in two zones, registered with the
+    target group of an ALB listener, becomes stable; the listener reaches both tasks; 0 stops them."""
+    ecs, uri, subnets, group = world
+    client, elbv2 = ecs.client("ecs"), ecs.client("elbv2")
+    vpc = ecs.client("ec2").describe_subnets(SubnetIds=subnets)["Subnets"][0]["VpcId"]
+    balancer = elbv2.create_load_balancer(Name="local-test-alb", Subnets=subnets, SecurityGroups=[group],
+                                          Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    target_group = elbv2.create_target_group(
+        Name="local-test-tg", Protocol="HTTP", Port=3000, VpcId=vpc, TargetType="ip", HealthCheckPath="/",
+        HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group}])
+    definition = register(ecs, f"{uri}:v1", command=["python", "-c", WEB_SERVER],
+                          portMappings=[{"containerPort": 3000, "protocol": "tcp"}])
+    client.create_service(
+        cluster=CLUSTER, serviceName="web", taskDefinition=definition, desiredCount=2, launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group],
+                                                      "assignPublicIp": "ENABLED"}},
+        loadBalancers=[{"targetGroupArn": target_group, "containerName": "app", "containerPort": 3000}])
+    try:
+        client.get_waiter("services_stable").wait(cluster=CLUSTER, services=["web"],
+                                                  WaiterConfig={"Delay": 1, "MaxAttempts": 90})
+        arns = client.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"]
+        tasks = client.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]
+        assert [t["lastStatus"] for t in tasks] == ["RUNNING", "RUNNING"]
+        assert len({t["availabilityZone"] for t in tasks}) == 2  # spread over the service's subnets
+        answered = _answering_tasks(ecs.load_balancer_url(balancer["DNSName"]))
+        assert sorted(answered) == sorted(arns)
+        assert answered == {t["taskArn"]: t["availabilityZone"] for t in tasks}  # metadata endpoint v4
+        client.update_service(cluster=CLUSTER, service="web", desiredCount=0)
+        deadline = time.monotonic() + 60
+        while {t["lastStatus"] for t in client.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]} != {"STOPPED"}:
+            assert time.monotonic() < deadline, "desiredCount 0 did not stop the tasks"
+            time.sleep(0.5)
+    finally:
+        client.update_service(cluster=CLUSTER, service="web", desiredCount=0)
+        client.delete_service(cluster=CLUSTER, service="web", force=True)
