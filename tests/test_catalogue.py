@@ -68,3 +68,21 @@ def test_every_offline_checkpoint_has_a_fault_in_the_corpus():
     """A new offline checkpoint needs its faulty submission in tests/submissions/faults.py."""
     covered = {c for s in faults.FAULTY for c in s.loses}
     assert set(CATALOGUE.ids("offline")) <= covered
+
+
+def test_part1_commands_are_graded_in_the_students_account_only():
+    """Part 1 is commands, no code: only the student's account (the aws tier, also against the local
+    sandbox) shows them; a local check could only grade the lab's own web image (issue 10)."""
+    for cid in ("web_image_pushed", "web_service"):
+        assert CATALOGUE.get(cid).tiers == ("aws",), cid
+        assert not (CHECKS_DIR / "local" / f"test_{cid}.py").exists(), cid
+
+
+def test_step9_is_graded_on_the_image_ecs_lab_build_tags():
+    from ecslab.cli import LOCAL_TAGS
+    from grader.tiers.local.images import STUDENT_CLASSIFIER_TAG
+
+    assert CATALOGUE.get("classifier_image_local").tiers == ("local",)
+    assert STUDENT_CLASSIFIER_TAG == LOCAL_TAGS["classifier"]
+    assert "build_images" not in (CHECKS_DIR / "local" / "test_classifier_image_local.py").read_text()
+    assert "world.images" not in (CHECKS_DIR / "local" / "test_classifier_image_local.py").read_text()

@@ -31,10 +31,10 @@ def test_the_template_starts_with_its_next_step_and_says_what_the_score_covers(t
     assert report["next_step"]["checkpoint"] == "classifier_image_pushed"
     assert report["next_step"]["text"].startswith("Prochaine étape : étape 10 de LAB.md")
     assert report["coverage"]["text"].startswith(
-        "13 / 65 points vérifiables hors ligne — 23 de plus avec --tier local, 12 avec --tier aws")
+        "13 / 65 points vérifiables hors ligne — 8 de plus avec --tier local, 27 avec --tier aws")
     assert report["coverage"]["other_tiers"] == [
-        ["local", 23, ["web_image_pushed", "web_service", "classifier_image_local"]],
-        ["aws", 12, ["cluster", "cleanup_step8", "final_cleanup"]]]
+        ["local", 8, ["classifier_image_local"]],
+        ["aws", 27, ["cluster", "web_image_pushed", "web_service", "cleanup_step8", "final_cleanup"]]]
     block = summary_block(template.stdout)
     assert block[1].startswith("Prochaine étape : étape 10 de LAB.md, « Image poussée vers ECR")
     assert "NotImplementedError" in block[2]
@@ -82,8 +82,8 @@ def test_english_summary_and_markdown(graded_once):
     graded = graded_once("template-en", "student_template", "--lang", "en")
     block = summary_block(graded.stdout)
     assert block[1].startswith("Next step: step 10 of LAB.md, \u201cImage pushed to ECR successfully\u201d")
-    assert any(line.startswith("Score: 13 / 65 points verifiable offline — 23 more with --tier local, "
-                               "12 with --tier aws") for line in block)
+    assert any(line.startswith("Score: 13 / 65 points verifiable offline — 8 more with --tier local, "
+                               "27 with --tier aws") for line in block)
     assert any(line.startswith("Verified by other tiers, not graded here: --tier local") for line in block)
     markdown = (graded.report_dir / "report.md").read_text(encoding="utf-8")
     assert markdown.splitlines()[2].startswith("**Next step: step 10 of LAB.md")

@@ -1,7 +1,7 @@
 """Checkpoint bonus_s3_upload (bonus 1), with a real container: your ``upload_result`` writes the
 result to S3.
 
-The classifier image built with your ``s3_io.py`` runs in S3 mode
+The classifier image the grader builds with your ``s3_io.py`` runs in S3 mode
 (``python classifier.py s3://in s3://out``) against the moto server, with the credentials
 of the lab's classifier task role: the output object must exist, be JSON with the content
 type ``application/json``, and hold the document the classifier printed. With an input

@@ -1,7 +1,8 @@
 """Checkpoint bonus_task_exit_0 (bonus 4), on the local ECS: the S3 task really ends with code 0.
 
 Your ``run_s3_classification_task`` starts the classifier in S3 mode (image read from the
-lab's bucket, result written to it, through your s3_io.py in the image) as a real task
+lab's bucket, result written to it, through your s3_io.py in the image the grader
+builds with it) as a real task
 of the local ECS; the exit code is the container's own, as DescribeTasks reports it.
 Your ``monitor_task`` must follow it to STOPPED and return it without raising.
 """

@@ -1,7 +1,8 @@
 """Checkpoint task_monitoring (step 11), on the local ECS: your code drives a task that really runs.
 
 Your ``run_image_classification_task`` starts the classifier as an ECS task of the local
-ECS (a real container, from the image built with your s3_io.py), your ``monitor_task``
+ECS (a real container, from the image the grader builds with your s3_io.py and its
+test model: your own image is graded by classifier_image_local), your ``monitor_task``
 follows it until it is STOPPED, and your ``get_classification_result`` reads the result
 document from the CloudWatch Logs stream the container really wrote. Also verified: a
 task whose container exits with code 1 (the URL answers 404) and a task whose image cannot

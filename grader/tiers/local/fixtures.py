@@ -78,7 +78,7 @@ def built_images(pytestconfig: pytest.Config, docker_client: Any, submission) ->
             tier_unavailable(pytestconfig, f"Tier local non évalué : l'image de base {base} est absente du "
                                            f"moteur Docker ; {SETUP_HINT}.")
     network = "host" if settings.get("ECS_LAB_BUILD_NETWORK") == "host" else None
-    _report(pytestconfig, "construction des images (classificateur avec votre s3_io.py, application web)...")
+    _report(pytestconfig, "construction de l'image du classificateur avec votre s3_io.py...")
     try:
         images = build_images(docker_client, submission.path, base, network)
     except Exception as exc:  # noqa: BLE001 - a build problem is the machine's, never the student's

@@ -1,5 +1,6 @@
-"""The local tier's images: the classifier built with the submission's s3_io.py and the test
-model, and the lab's web application."""
+"""The local tier's images: the classifier the tier builds with the submission's s3_io.py and the
+test model (for the checks of the student's code: task_monitoring, the bonus), and the one the
+student built with ``ecs-lab build classifier`` (for classifier_image_local: the student's step 9)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ MODEL_SCRIPT = ROOT / "scripts" / "build_test_model.py"
 LOCAL_BASE = "ecs-lab/python-base:3.11-bookworm"
 SETUP_HINT = "lancez `sudo bash scripts/setup-docker.sh` (installe et démarre Docker, construit l'image de base)"
 setup_settings = docker_settings  # base image and build network of scripts/setup-docker.sh
+# The tag `ecs-lab build classifier` gives the student's image (ecslab.cli.LOCAL_TAGS, LAB.md step 9).
+STUDENT_CLASSIFIER_TAG = "image-classifier:latest"
 
 
 @dataclass
 class BuiltImages:
     classifier: str  # local tag
-    web: str
     sizes: dict[str, int] = field(default_factory=dict)  # tag -> bytes
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -53,17 +55,24 @@ def submission_tag(submission_dir: Path) -> str:
 
 def build_images(docker_client: Any, submission_dir: Path, base_image: str | None,
                  network_mode: str | None) -> BuiltImages:
-    from ecslab.images import build_classifier_image, build_web_image
+    """The tier's own classifier image: the lab's code, the submission's s3_io.py, the test model."""
+    from ecslab.images import build_classifier_image
 
-    images = BuiltImages(classifier=submission_tag(submission_dir), web="ecs-lab-grader/web-app:latest")
+    images = BuiltImages(classifier=submission_tag(submission_dir))
     model_dir = ensure_test_model()
     started = time.monotonic()
     build_classifier_image(docker_client, submission_dir, images.classifier, model_dir=model_dir,
                            base_image=base_image, network_mode=network_mode)
     images.seconds[images.classifier] = time.monotonic() - started
-    started = time.monotonic()
-    build_web_image(docker_client, images.web, base_image=base_image, network_mode=network_mode)
-    images.seconds[images.web] = time.monotonic() - started
-    for tag in (images.classifier, images.web):
-        images.sizes[tag] = int(docker_client.images.get(tag).attrs.get("Size", 0))
+    images.sizes[images.classifier] = int(docker_client.images.get(images.classifier).attrs.get("Size", 0))
     return images
+
+
+def student_classifier_image(docker_client: Any, tag: str = STUDENT_CLASSIFIER_TAG) -> str | None:
+    """The id of the image the student built (``ecs-lab build classifier``), None when there is none."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return docker_client.images.get(tag).id
+    except ImageNotFound:
+        return None

@@ -8,13 +8,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-# scikit-image photo -> accepted top-1 labels of the test model
+# scikit-image photo -> accepted top-1 labels. Sets of near-synonyms that any decent ImageNet-1k
+# model gives (the student's image carries MobileNetV3-Small, the project's tests the
+# EfficientNet-Lite0 test model, whose top-1 is the first of each set and whose top 5 hold the
+# others: tests/classifier_support/expected_predictions.json). Labels are compared by WordNet
+# synonym: the hub model names a class "tabby, tabby cat", the test model "tabby".
 EXPECTED_LABELS = {
-    "coffee.png": {"espresso"},
-    "rocket.jpg": {"missile"},
-    "motorcycle_left.png": {"moped"},
-    "chelsea.png": {"tabby", "tiger cat", "Egyptian cat"},
+    "coffee.png": frozenset({"espresso", "cup", "coffee mug"}),
+    "rocket.jpg": frozenset({"missile", "projectile", "space shuttle"}),
+    "motorcycle_left.png": frozenset({"moped", "motor scooter", "disk brake", "disc brake", "crash helmet"}),
+    "chelsea.png": frozenset({"tabby", "tiger cat", "Egyptian cat"}),
 }
+
+
+def synonyms(label: object) -> set[str]:
+    """The WordNet synonyms of an ImageNet class name ("tabby, tabby cat" -> {"tabby", "tabby cat"})."""
+    if not isinstance(label, str):
+        return set()
+    return {part.strip().lower() for part in label.split(",") if part.strip()}
+
+
+def label_matches(label: object, accepted: frozenset[str] | set[str]) -> bool:
+    """Whether a predicted class name is one of the accepted ones (by any of its synonyms)."""
+    return bool(synonyms(label) & {a.lower() for a in accepted})
 
 
 def photo_path(name: str) -> Path:

@@ -1,10 +1,10 @@
 """The local tier's world: real Docker, real containers, and an ECS that really runs the task.
 
-One world for the whole tier: the images built from the submission (the classifier with the
-student's ``s3_io.py`` and the EfficientNet-Lite0 test model, and the lab's web
-application), a moto server with the local ECS hooked in (ecslab.local_ecs), the lab's two
-stacks deployed into it, the cluster of step 3, both images published to the ECR stand-in
-under the stacks' repository URIs, a photo server the containers reach, and the student's
+One world for the whole tier: the classifier image built from the submission (the lab's code
+with the student's ``s3_io.py`` and the EfficientNet-Lite0 test model), a moto server with
+the local ECS hooked in (ecslab.local_ecs), the lab's two stacks deployed into it, the
+cluster of step 3, the image published to the ECR stand-in under the stack's classifier
+repository URI, a photo server the containers reach, and the student's
 worker (grader.worker) whose boto3 talks to that moto server, on the real clock: tasks
 really run. Every container and network is removed at the end, also after a failed or
 timed-out check or Ctrl-C.
@@ -107,7 +107,6 @@ class LocalWorld:
                 clusterName=CLUSTER, capacityProviders=["FARGATE"],
                 defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}])
             self.ecs.registry.publish(self.images.classifier, outputs["ClassifierECRRepository"], "latest")
-            self.ecs.registry.publish(self.images.web, outputs["WebAppECRRepository"], "latest")
             self.photos = PhotoServer(self.ecs.address.bind, self.ecs.address.for_containers)
             stack.callback(self.photos.close)
             moto = self.ecs.moto
