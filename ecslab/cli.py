@@ -3,7 +3,7 @@
     ecs-lab [--profile aws-labs] [--region eu-west-1] [--lang fr|en] COMMAND ...
 
 Commands: default-vpc, deploy, update-task-definitions, build web|classifier, push web|classifier,
-run-classifier, cleanup-step8, cleanup; for instructors (grader/commands.py): grade,
+run-classifier, cleanup-step8, cleanup, sandbox up|down|status|env (ecslab.sandbox); for instructors (grader/commands.py): grade,
 gradescope-bundle, classroom. Every expected failure is printed as
 one message (French by default) with a non-zero exit code, never a traceback
 (set ``ECSLAB_DEBUG=1`` to get the traceback while developing).
@@ -243,6 +243,33 @@ def build_parser(lang: str = "fr") -> argparse.ArgumentParser:
     p = sub.add_parser("cleanup", parents=[common],
                        help=t("supprimer toutes les ressources du lab", "delete all the lab's resources"))
     p.set_defaults(handler=cmd_cleanup)
+
+    p = sub.add_parser("sandbox", parents=[common],
+                       help=t("le bac à sable : tout le lab sur cette machine, sans compte AWS (up, down, status, env)",
+                              "the sandbox: the whole lab on this machine, without an AWS account "
+                              "(up, down, status, env)"))
+    actions = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True, parser_class=parser_class)
+    from ecslab.sandbox import commands as sandbox
+
+    q = actions.add_parser("up", parents=[common], help=t("démarrer le bac à sable", "start the sandbox"))
+    q.add_argument("--port", type=int, default=None,
+                   help=t("premier des trois ports de 127.0.0.1 (défaut : 4580, ou $ECS_LAB_SANDBOX_PORT)",
+                          "first of the three ports of 127.0.0.1 (default: 4580, or $ECS_LAB_SANDBOX_PORT)"))
+    q.set_defaults(handler=sandbox.cmd_up)
+    q = actions.add_parser("down", parents=[common],
+                           help=t("arrêter le bac à sable et tout effacer", "stop the sandbox and erase everything"))
+    q.add_argument("--keep", action="store_true",
+                   help=t("garder l'état pour le prochain « up »", "keep the state for the next 'up'"))
+    q.set_defaults(handler=sandbox.cmd_down)
+    q = actions.add_parser("status", parents=[common], help=t("ce qui tourne, et les adresses",
+                                                               "what runs, and the addresses"))
+    q.set_defaults(handler=sandbox.cmd_status)
+    q = actions.add_parser("env", parents=[common],
+                           help=t("les lignes export du bac à sable (eval \"$(ecs-lab sandbox env)\")",
+                                  "the sandbox's export lines (eval \"$(ecs-lab sandbox env)\")"))
+    q.add_argument("--unset", action="store_true",
+                   help=t("les lignes unset pour revenir à AWS", "the unset lines to go back to AWS"))
+    q.set_defaults(handler=sandbox.cmd_env)
 
     from grader.commands import register  # the instructor's commands (grade, gradescope-bundle...)
 

@@ -67,13 +67,14 @@ class LabNames:
 
     account: str = ACCOUNT_ID
     region: str = REGION
+    registry: str | None = None  # ECR's registry host when it is not AWS's (the sandbox: localhost:<port>)
 
     @property
     def bucket(self) -> str:
         return f"{PROJECT}-images-{self.account}-{self.region}"
 
     def repository_uri(self, repository: str) -> str:
-        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{repository}"
+        return f"{self.registry or f'{self.account}.dkr.ecr.{self.region}.amazonaws.com'}/{repository}"
 
     def role_arn(self, role: str) -> str:
         return f"arn:aws:iam::{self.account}:role/{role}"

@@ -291,6 +291,84 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Rien à faire : toutes les ressources du lab sont déjà supprimées.",
         "en": "Nothing to do: all the lab's resources are already deleted.",
     },
+    # --- the sandbox (ecs-lab sandbox) -------------------------------------------
+    "sandbox_starting": {
+        "fr": "Démarrage du bac à sable (AWS émulé par moto, registre ECR, ECS local qui lance les tâches dans Docker)…",
+        "en": "Starting the sandbox (AWS emulated by moto, ECR registry, local ECS running the tasks in Docker)…",
+    },
+    "sandbox_ready": {
+        "fr": "Bac à sable prêt en {seconds} s{restored}.\nDans chaque terminal où vous suivez le lab :\n"
+        "  eval \"$(ecs-lab sandbox env)\"\nLes commandes de LAB.md (aws, docker, ecs-lab, pytest --tier aws) "
+        "s'exécutent alors telles quelles contre le bac à sable.\necs-lab sandbox status : ce qui tourne ; "
+        "ecs-lab sandbox down : tout arrêter et effacer (--keep : arrêter en gardant l'état).",
+        "en": "Sandbox ready in {seconds} s{restored}.\nIn every terminal where you follow the lab:\n"
+        "  eval \"$(ecs-lab sandbox env)\"\nThe commands of LAB.md (aws, docker, ecs-lab, pytest --tier aws) "
+        "then run unchanged against the sandbox.\necs-lab sandbox status: what runs; "
+        "ecs-lab sandbox down: stop and erase everything (--keep: stop and keep the state).",
+    },
+    "sandbox_restored": {
+        "fr": " (état de la session précédente repris ; services relancés : {services})",
+        "en": " (the previous session's state is back; services restarted: {services})",
+    },
+    "sandbox_already_running": {
+        "fr": "le bac à sable tourne déjà (pid {pid}, AWS sur {endpoint}) : rien à démarrer. "
+        "« ecs-lab sandbox status » pour le détail, « ecs-lab sandbox down » pour l'arrêter.",
+        "en": "the sandbox is already running (pid {pid}, AWS on {endpoint}): nothing to start. "
+        "'ecs-lab sandbox status' for the details, 'ecs-lab sandbox down' to stop it.",
+    },
+    "sandbox_port_taken": {
+        "fr": "le port {port} de 127.0.0.1 ({what}) est déjà utilisé par un autre programme. Arrêtez-le, ou "
+        "choisissez d'autres ports : « ecs-lab sandbox up --port N » (le bac à sable prend N, N+1 et N+2).",
+        "en": "port {port} of 127.0.0.1 ({what}) is already used by another program. Stop it, or choose "
+        "other ports: 'ecs-lab sandbox up --port N' (the sandbox takes N, N+1 and N+2).",
+    },
+    "sandbox_no_docker": {
+        "fr": "Docker ne répond pas ({error}) : le bac à sable lance les tâches ECS dans Docker. Démarrez Docker "
+        "(sur Debian ou Ubuntu : « sudo bash scripts/setup-docker.sh »).",
+        "en": "Docker does not answer ({error}): the sandbox runs the ECS tasks in Docker. Start Docker "
+        "(on Debian or Ubuntu: 'sudo bash scripts/setup-docker.sh').",
+    },
+    "sandbox_no_registry": {
+        "fr": "le registre Docker (programme « docker-registry ») n'est pas installé : il tient le rôle d'ECR. "
+        "Installez-le : « sudo apt-get install docker-registry » (ou « sudo bash scripts/setup-docker.sh »).",
+        "en": "Docker's registry (the 'docker-registry' program) is not installed: it stands in for ECR. "
+        "Install it: 'sudo apt-get install docker-registry' (or 'sudo bash scripts/setup-docker.sh').",
+    },
+    "sandbox_start_failed": {
+        "fr": "le bac à sable n'a pas démarré : {reason}. Tout ce qu'il avait lancé est arrêté. Journal : {log}",
+        "en": "the sandbox did not start: {reason}. Everything it had started is stopped. Log: {log}",
+    },
+    "sandbox_not_running": {
+        "fr": "le bac à sable ne tourne pas. Démarrez-le avec « ecs-lab sandbox up ».",
+        "en": "the sandbox is not running. Start it with 'ecs-lab sandbox up'.",
+    },
+    "sandbox_nothing_to_stop": {
+        "fr": "Rien à faire : le bac à sable ne tourne pas{kept}.",
+        "en": "Nothing to do: the sandbox is not running{kept}.",
+    },
+    "sandbox_kept_state": {
+        "fr": " (un état conservé attend le prochain « ecs-lab sandbox up »)",
+        "en": " (a kept state waits for the next 'ecs-lab sandbox up')",
+    },
+    "sandbox_stopping": {"fr": "Arrêt du bac à sable (pid {pid})…", "en": "Stopping the sandbox (pid {pid})…"},
+    "sandbox_stopped": {
+        "fr": "Bac à sable arrêté : tâches, conteneurs, réseau, registre et données supprimés.",
+        "en": "Sandbox stopped: tasks, containers, network, registry and data removed.",
+    },
+    "sandbox_stopped_kept": {
+        "fr": "Bac à sable arrêté ; son état (ressources AWS, images ECR, historique CloudTrail) est conservé pour "
+        "le prochain « ecs-lab sandbox up ». « ecs-lab sandbox down » (sans --keep) efface tout.",
+        "en": "Sandbox stopped; its state (AWS resources, ECR images, CloudTrail history) is kept for the next "
+        "'ecs-lab sandbox up'. 'ecs-lab sandbox down' (without --keep) erases everything.",
+    },
+    "sandbox_leftovers": {
+        "fr": "Le bac à sable s'était arrêté sans nettoyer (pid {pid} disparu) : ce qu'il avait laissé est supprimé.",
+        "en": "The sandbox had stopped without cleaning up (pid {pid} gone): what it left is removed.",
+    },
+    "sandbox_interrupted": {
+        "fr": "Interrompu : le bac à sable est arrêté et tout ce qu'il avait lancé est supprimé.",
+        "en": "Interrupted: the sandbox is stopped and everything it had started is removed.",
+    },
     # --- argparse --------------------------------------------------------------
     "usage_error": {"fr": "{message}", "en": "{message}"},
 }

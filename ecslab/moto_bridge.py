@@ -21,6 +21,10 @@ Where moto differs from AWS, and what the bridge does:
   ``serviceName`` is honoured.
 - CloudTrail has no ``LookupEvents``: answered by a provider when one is given, otherwise
   the call fails as before (the aws tier then says "not graded").
+- ECR stores manifests only, and its repository URIs and token name hosts that a real
+  ``docker push`` cannot reach: with an :class:`EcrRegistry` (the sandbox's local registry),
+  repository URIs and the token's ``proxyEndpoint`` name that registry, ECR's reads first
+  take in what was pushed there, and images ECR deletes are deleted there too.
 - Tasks advance one state per ``DescribeTasks``: :func:`task_progression` scripts it, and
   :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
@@ -51,7 +55,16 @@ class Launcher(Protocol):
     def launch(self, tasks: list, definition: Any, overrides: dict | None) -> Any: ...
     def runner_for(self, cluster_name: str, task: str) -> Any: ...
     def track_service(self, service: Any) -> None: ...
-    def service_changed(self, service: Any) -> None: ...
+    def service_changed(self, service: Any, redeploy: bool = False) -> None: ...
+
+
+class EcrRegistry(Protocol):
+    """A real Docker registry standing in for ECR's storage (ecslab.sandbox.registry)."""
+
+    host: str  # "localhost:4581": what repository URIs and the token's proxyEndpoint name
+
+    def sync(self, backend: Any, repository: Any) -> None: ...  # pushed images -> moto's repository
+    def delete(self, repository_name: str, digests: set[str]) -> None: ...  # ECR deleted them
 
 
 class _NoContainerInstances(Exception):
@@ -110,11 +123,12 @@ def _default_security_group(subnet_id: str, account_id: str, region: str) -> lis
 
 @contextmanager
 def bridged(launcher: Launcher | None = None,
-            lookup_events: Callable[[str, str, dict], dict] | None = None) -> Iterator[None]:
+            lookup_events: Callable[[str, str, dict], dict] | None = None,
+            ecr_registry: EcrRegistry | None = None) -> Iterator[None]:
     """moto as AWS behaves for this lab, while the block runs (see the module's docstring).
 
     `launcher` receives the FARGATE tasks and services (the local ECS); `lookup_events(account,
-    region, request)` answers CloudTrail's LookupEvents.
+    region, request)` answers CloudTrail's LookupEvents; `ecr_registry` stores ECR's images.
     """
     global _active
     from moto.ecs.exceptions import InvalidParameterException
@@ -186,9 +200,11 @@ def bridged(launcher: Launcher | None = None,
         return service
 
     def update_service(self_: Any, properties: dict) -> Any:
+        # A new task definition or forceNewDeployment: ECS replaces the service's tasks.
+        redeploy = bool(properties.get("force_new_deployment") or properties.get("task_definition"))
         service = originals["update_service"](self_, properties)
         if launcher is not None:
-            launcher.service_changed(service)
+            launcher.service_changed(service, redeploy=redeploy)
         return service
 
     def delete_service(self_: Any, cluster_name: str, service_name: str, force: bool) -> Any:
@@ -262,6 +278,63 @@ def bridged(launcher: Launcher | None = None,
                 return json.dumps(lookup_events(response.current_account, response.region, body))
 
             stack.enter_context(mock.patch.object(CloudTrailResponse, "lookup_events", lookup, create=True))
+        if ecr_registry is not None:
+            stack.enter_context(_ecr_on_registry(ecr_registry))
+        yield
+
+
+@contextmanager
+def _ecr_on_registry(registry: EcrRegistry) -> Iterator[None]:
+    from moto.ecr.models import ECRBackend, Repository
+    from moto.ecr.responses import ECRResponse
+
+    original_init = Repository.__init__
+
+    def repository_init(self_: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self_, *args, **kwargs)
+        self_.uri = f"{registry.host}/{self_.name}"
+
+    original_token = ECRResponse.get_authorization_token
+
+    def authorization_token(self_: Any) -> Any:
+        result = original_token(self_)
+        for data in result.result["authorizationData"]:
+            data["proxyEndpoint"] = f"https://{registry.host}"
+        return result
+
+    def synced(name: str) -> Any:
+        original = getattr(ECRBackend, name)
+
+        def read(self_: Any, repository_name: str, *args: Any, **kwargs: Any) -> Any:
+            repository = self_.repositories.get(repository_name)
+            if repository is not None:
+                registry.sync(self_, repository)
+            return original(self_, repository_name, *args, **kwargs)
+        return read
+
+    def digests(backend: Any, repository_name: str) -> set[str]:
+        repository = backend.repositories.get(repository_name)
+        return {image.get_image_digest() for image in repository.images} if repository else set()
+
+    def forwarded(name: str) -> Any:
+        original = getattr(ECRBackend, name)
+
+        def delete(self_: Any, repository_name: str, *args: Any, **kwargs: Any) -> Any:
+            before = digests(self_, repository_name)
+            result = original(self_, repository_name, *args, **kwargs)
+            gone = before - digests(self_, repository_name)
+            if gone:
+                registry.delete(repository_name, gone)
+            return result
+        return delete
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(Repository, "__init__", repository_init))
+        stack.enter_context(mock.patch.object(ECRResponse, "get_authorization_token", authorization_token))
+        for name in ("describe_images", "list_images", "batch_get_image"):
+            stack.enter_context(mock.patch.object(ECRBackend, name, synced(name)))
+        for name in ("batch_delete_image", "delete_repository"):
+            stack.enter_context(mock.patch.object(ECRBackend, name, forwarded(name)))
         yield
 
 

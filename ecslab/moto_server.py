@@ -22,12 +22,14 @@ __all__ = ["ACCOUNT_ID", "FAKE_KEY", "REGION", "MotoServer"]
 
 class MotoServer:
     def __init__(self, bind: str = "127.0.0.1", region: str = REGION, *, for_containers: str | None = None,
-                 wrap: Callable[[Any], Any] | None = None, unix_socket: str | None = None) -> None:
+                 wrap: Callable[[Any], Any] | None = None, unix_socket: str | None = None,
+                 also: tuple[tuple[str, int], ...] = ()) -> None:
         self.bind = bind
         self.for_containers = for_containers or bind
         self.region = region
         self.wrap = wrap
         self.unix_socket = unix_socket
+        self.also = also  # more (address, port) to listen on (the sandbox's fixed loopback port)
         self.port = 0
         self._servers = WsgiServers("moto-server")
 
@@ -37,7 +39,7 @@ class MotoServer:
         app: Any = DomainDispatcherApplication(create_backend_app)
         if self.wrap is not None:
             app = self.wrap(app)
-        self.port = self._servers.start(app, self.bind, self.unix_socket)
+        self.port = self._servers.start(app, self.bind, self.unix_socket, self.also)
         return self
 
     def stop(self) -> None:

@@ -16,11 +16,19 @@ class WsgiServers:
         self._servers: list[Any] = []
         self._threads: list[threading.Thread] = []
 
-    def start(self, app: Any, bind: str, unix_socket: str | None = None) -> int:
-        """Serve `app` on `bind` (a free port, returned) and on `unix_socket` if given."""
+    def start(self, app: Any, bind: str, unix_socket: str | None = None,
+              also: tuple[tuple[str, int], ...] = ()) -> int:
+        """Serve `app` on `bind` (a free port, returned), on `unix_socket` if given, and on each
+        (address, port) of `also` (OSError when one is taken: nothing is left listening)."""
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        try:
+            for address, port in also:
+                self._servers.append(make_server(address, port, app, threaded=True))
+        except OSError:
+            self.stop()
+            raise
         tcp = make_server(bind, 0, app, threaded=True)
         self.port = tcp.server_address[1]
         self._servers.append(tcp)

@@ -219,6 +219,14 @@ pip_conf_text() {
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n%s' "$out"
 }
 
+loopback_proxy() {
+  local v
+  for v in HTTP_PROXY HTTPS_PROXY http_proxy https_proxy; do
+    case "${!v:-}" in *://127.*|*://localhost*|*://\[::1\]*) return 0 ;; esac
+  done
+  return 1
+}
+
 # Lines for `docker import --change`, one per line.
 image_changes() {
   local v
@@ -229,9 +237,12 @@ image_changes() {
   for v in PIP_CERT REQUESTS_CA_BUNDLE SSL_CERT_FILE AWS_CA_BUNDLE; do
     echo "ENV $v=/etc/ssl/certs/ca-certificates.crt"
   done
-  for v in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
-    [ -n "${!v:-}" ] && echo "ENV $v=${!v}"
-  done
+  # A proxy on the host's loopback (ecs-lab sandbox's http_proxy) means nothing inside a container.
+  if ! loopback_proxy; then
+    for v in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy; do
+      [ -n "${!v:-}" ] && echo "ENV $v=${!v}"
+    done
+  fi
   echo 'CMD ["python3"]'
 }
 

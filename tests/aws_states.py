@@ -42,10 +42,9 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ import botocore.session
 import ecslab.cleanup
 import ecslab.stacks
 from ecslab.cleanup import Cleaner
+from ecslab.cloudtrail import EventHistory
 from ecslab.console import Console
 from ecslab.stacks import deploy_lab_stacks
 from ecslab.submission import load_module
@@ -83,13 +83,9 @@ def free_port() -> int:
 # CloudTrail's event history
 
 
-class CloudTrailEmulator:
-    """Records the write calls of attached sessions as CloudTrail management events, and answers
-    LookupEvents (EventName/EventSource attributes, time range, pages) from them."""
-
-    def __init__(self) -> None:
-        self.events: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
+class CloudTrailEmulator(EventHistory):
+    """ecslab.cloudtrail's event history, filled with the write calls of the attached ("student")
+    sessions (a botocore hook: request parameters, response elements, error code)."""
 
     def attach(self, session: boto3.Session, account_id: str, user: str = "student") -> None:
         def remember(params: dict, context: dict, **_: Any) -> None:
@@ -107,42 +103,6 @@ class CloudTrailEmulator:
 
         session.events.register("before-parameter-build", remember, unique_id="trail-remember")
         session.events.register("after-call", record, unique_id="trail-record")
-
-    def record(self, account_id: str, region: str, *, event_name: str, source: str, request: dict,
-               response: dict, error_code: str | None = None, user: str = "student",
-               when: datetime | None = None) -> None:
-        when = when or datetime.now(UTC)
-        detail = {
-            "eventVersion": "1.09", "userIdentity": {"type": "IAMUser", "userName": user, "accountId": account_id},
-            "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventSource": source, "eventName": event_name,
-            "awsRegion": region, "requestParameters": request or None,
-            "responseElements": None if error_code else (response or None), "eventID": str(uuid.uuid4()),
-            "readOnly": False, "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account_id,
-        }
-        if error_code:
-            detail["errorCode"] = error_code
-        event = {"EventId": detail["eventID"], "EventName": event_name, "ReadOnly": "false",
-                 "EventTime": when.timestamp(), "EventSource": source, "Username": user, "Resources": [],
-                 "CloudTrailEvent": json.dumps(detail, default=str)}
-        with self._lock:
-            self.events.setdefault((account_id, region), []).append(event)
-
-    def lookup(self, account_id: str, region: str, body: dict) -> dict:
-        with self._lock:
-            events = list(reversed(self.events.get((account_id, region), [])))  # newest first
-        for attribute in body.get("LookupAttributes") or []:
-            key, value = attribute["AttributeKey"], attribute["AttributeValue"]
-            events = [e for e in events if str(e.get(key)) == value]
-        if body.get("StartTime") is not None:
-            events = [e for e in events if e["EventTime"] >= float(body["StartTime"])]
-        if body.get("EndTime") is not None:
-            events = [e for e in events if e["EventTime"] <= float(body["EndTime"])]
-        start = int(body.get("NextToken") or 0)
-        size = min(int(body.get("MaxResults") or 50), 50)
-        page = {"Events": events[start:start + size]}
-        if start + size < len(events):
-            page["NextToken"] = str(start + size)
-        return page
 
 
 # ---------------------------------------------------------------------------

@@ -51,7 +51,9 @@ class LocalEcs:
 
     def __init__(self, docker_client: Any = None, region: str = REGION, settings: RunSettings | None = None,
                  reset_moto: bool = True, handle_sigterm: bool = True, moto_wrap: Any = None,
-                 moto_unix_socket: str | None = None) -> None:
+                 moto_unix_socket: str | None = None, *, moto_also: tuple[tuple[str, int], ...] = (),
+                 public_bind: str | None = None, lookup_events: Any = None, ecr_registry: Any = None,
+                 images: Any = None) -> None:
         self.region = region
         self.account_id = ACCOUNT_ID
         self.settings = settings or RunSettings()
@@ -59,6 +61,13 @@ class LocalEcs:
         self.handle_sigterm = handle_sigterm
         self.moto_wrap = moto_wrap  # the grader's view of every request (grader.evidence.aws_requests)
         self.moto_unix_socket = moto_unix_socket  # the grader's sandboxed workers reach moto there
+        # The sandbox (ecslab.sandbox): moto also on a fixed loopback port, the load balancers' listeners
+        # on loopback, CloudTrail's history, a real registry as ECR, and the images pulled from it.
+        self.moto_also = moto_also
+        self.public_bind = public_bind
+        self.lookup_events = lookup_events
+        self.ecr_registry = ecr_registry
+        self._images = images  # (docker client, ECR client factory) -> resolver; LocalRegistry by default
         self._docker = docker_client
         self._runners: dict[str, TaskRunner] = {}
         self._lock = threading.RLock()
@@ -104,10 +113,14 @@ class LocalEcs:
         if self.reset_moto:
             moto_bridge.reset_all()
         self.moto = MotoServer(self.address.bind, self.region, for_containers=self.address.for_containers,
-                               wrap=self.moto_wrap, unix_socket=self.moto_unix_socket).start()
+                               wrap=self.moto_wrap, unix_socket=self.moto_unix_socket, also=self.moto_also).start()
         self.metadata = MetadataServer(self.address.bind, self.address.for_containers).start()
-        self.registry = LocalRegistry(docker, lambda: self.client("ecr"), self.account_id, self.region)
-        self.balancing = LoadBalancing(self.address.bind, self.address.for_host)
+        if self._images is not None:
+            self.registry = self._images(docker, lambda: self.client("ecr"))
+        else:
+            self.registry = LocalRegistry(docker, lambda: self.client("ecr"), self.account_id, self.region)
+        public = self.public_bind or self.address.bind
+        self.balancing = LoadBalancing(public, self.public_bind or self.address.for_host)
         self._context = RunContext(
             docker=docker, resources=self.resources, network_name=self.network.name, address=self.address,
             registry=self.registry, metadata=self.metadata, client=self.client,
@@ -117,7 +130,8 @@ class LocalEcs:
         self._context.on_stopping.append(self.scheduler.on_stopping)
         self.scheduler.start()
         self._bridge = ExitStack()
-        self._bridge.enter_context(moto_bridge.bridged(launcher=self))
+        self._bridge.enter_context(moto_bridge.bridged(launcher=self, lookup_events=self.lookup_events,
+                                                       ecr_registry=self.ecr_registry))
 
     def _docker_client(self) -> Any:
         if self._docker is not None:
@@ -238,7 +252,9 @@ class LocalEcs:
     def track_service(self, service: Any) -> None:
         self.scheduler.track(service)
 
-    def service_changed(self, service: Any) -> None:
+    def service_changed(self, service: Any, redeploy: bool = False) -> None:
+        if redeploy:
+            self.scheduler.redeploy(service)
         self.scheduler.track(service)
 
     def _start_service_tasks(self, service: Any, count: int) -> list[TaskRunner]:

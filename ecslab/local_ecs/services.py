@@ -6,7 +6,9 @@ it starts the missing ones (spread over the service's subnets, so over zones), s
 extra ones (ServiceSchedulerInitiated), and replaces tasks that stopped, with a growing
 delay after tasks that failed to start (an image that cannot be pulled does not make it
 start tasks in a tight loop). It keeps the service's ``runningCount``, ``pendingCount`` and
-its deployment up to date, so that the ``services_stable`` waiter works. RUNNING tasks are
+its deployment up to date, so that the ``services_stable`` waiter works. A new deployment (a new
+task definition, ``forceNewDeployment``) is rolled out as ECS does by default (minimum healthy
+100 %): new tasks start first, and the old ones stop once as many new ones run. RUNNING tasks are
 registered with the target groups of the service's ``loadBalancers`` (and deregistered when
 they stop), in the local load balancer and in moto's ELBv2.
 """
@@ -42,6 +44,7 @@ class ServiceScheduler:
         self._failures: dict[str, int] = {}
         self._next_start: dict[str, float] = {}
         self._checks: dict[str, HealthCheck] = {}
+        self._outdated: set[str] = set()  # task ARNs of an earlier deployment, stopped once replaced
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ecs-service-scheduler", daemon=True)
@@ -58,6 +61,11 @@ class ServiceScheduler:
         with self._lock:
             self._services[service.arn] = service
         self.reconcile(service)
+
+    def redeploy(self, service: Any) -> None:
+        """The service's current tasks belong to the previous deployment from now on."""
+        with self._lock:
+            self._outdated.update(r.arn for r in self.tasks_of(service) if r.state.status in LIVE)
 
     def tasks_of(self, service: Any) -> list[TaskRunner]:
         group = f"service:{service.name}"
@@ -78,8 +86,15 @@ class ServiceScheduler:
     def reconcile(self, service: Any) -> None:
         with self._lock:
             tasks = self.tasks_of(service)
-            live = [r for r in tasks if r.state.status in LIVE and not r.state.task.stopped_reason]
+            everything_live = [r for r in tasks if r.state.status in LIVE and not r.state.task.stopped_reason]
+            live = [r for r in everything_live if r.arn not in self._outdated]
             desired = service.desired_count if service.status == "ACTIVE" else 0
+            old = [r for r in everything_live if r.arn in self._outdated]
+            if old and (sum(1 for r in live if r.state.status == lc.RUNNING) >= desired or desired == 0):
+                for runner in old:
+                    runner.request_stop(f"Task stopped: replaced by deployment {self._deployment(service)}",
+                                        lc.SERVICE_SCHEDULER_INITIATED)
+                    self._outdated.discard(runner.arn)
             if len(live) > desired:
                 for runner in sorted(live, key=lambda r: lc.ORDER.index(r.state.status))[: len(live) - desired]:
                     runner.request_stop(f"Scaling activity initiated by (deployment {self._deployment(service)})",

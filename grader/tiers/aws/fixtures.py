@@ -92,7 +92,7 @@ def world(pytestconfig: pytest.Config) -> AwsTier:
 @pytest.fixture(scope="package")
 def names(world: AwsTier) -> LabNames:
     """The lab's names in this account and region (bucket, repository URIs, role ARNs)."""
-    return LabNames(world.account_id, world.region)
+    return LabNames(world.account_id, world.region, registry=world.ecr_registry)
 
 
 def _option(config: pytest.Config, name: str):

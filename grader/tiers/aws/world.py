@@ -17,6 +17,8 @@ import http.client
 import json
 import os
 import re
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +47,9 @@ MASK_ENV = "ECS_LAB_MASK_ACCOUNT"
 # Tests only: send the ALB's HTTP requests to host:port (a local stand-in for the ALB) instead
 # of its DNS name. Honoured only when AWS_ENDPOINT_URL is set, i.e. never against real AWS.
 ALB_ENDPOINT_ENV = "ECS_LAB_ALB_ENDPOINT"
+# A stand-in's ECR registry host (the sandbox: localhost:<port>; AWS's is <account>.dkr.ecr.<region>
+# .amazonaws.com). Honoured only when AWS_ENDPOINT_URL is set.
+ECR_REGISTRY_ENV = "ECS_LAB_ECR_REGISTRY"
 ACCOUNT_MASK = "*" * 12
 SECRET_MASK = "********"
 # Access key IDs look like this; never shown, whoever's they are.
@@ -173,6 +178,7 @@ class AwsTier:
     account_id: str
     recorder: ReadOnlyRecorder
     endpoint_url: str | None = None
+    ecr_registry: str | None = None  # a stand-in's registry host (ECR_REGISTRY_ENV)
     mask_account: bool = False
     lang: str = "fr"
     secrets: tuple[str, ...] = ()
@@ -282,15 +288,23 @@ class AwsTier:
     # ---- HTTP through the load balancer --------------------------------------
 
     def http_get(self, host: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-        """GET http://<host><path> (the ALB's DNS name); (status, body)."""
+        """GET http://<host><path> (the ALB's DNS name); (status, body).
+
+        A stand-in's DNS names lead nowhere real: its load balancer is reached at ALB_ENDPOINT_ENV
+        (tests), or through the stand-in's HTTP proxy (`http_proxy`: the sandbox's)."""
         address = os.environ.get(ALB_ENDPOINT_ENV) if self.endpoint_url else None
-        if self.endpoint_url and not address:  # a stand-in for AWS: its DNS names lead nowhere real
-            raise OSError(f"no stand-in for the load balancer ({ALB_ENDPOINT_ENV} is not set)")
+        proxy = urllib.request.getproxies().get("http") if self.endpoint_url and not address else None
+        if self.endpoint_url and not address and not proxy:
+            raise OSError(f"no stand-in for the load balancer ({ALB_ENDPOINT_ENV} and http_proxy are not set)")
+        target = path
+        if proxy:
+            parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            address, target = f"{parts.hostname}:{parts.port or 80}", f"http://{host}{path}"
         target_host, port = (address.rsplit(":", 1)[0], int(address.rsplit(":", 1)[1])) if address else (host, 80)
         connection = http.client.HTTPConnection(target_host, port, timeout=timeout)
         try:
-            connection.request("GET", path, headers={"Host": host, "Connection": "close",
-                                                     "User-Agent": "ecs-lab-grader"})
+            connection.request("GET", target, headers={"Host": host, "Connection": "close",
+                                                       "User-Agent": "ecs-lab-grader"})
             response = connection.getresponse()
             return response.status, response.read(1_000_000)
         finally:
@@ -360,6 +374,7 @@ def open_tier(profile: str, region: str, *, environ: Mapping[str, str] | None = 
     recorder.attach(session)
     tier = AwsTier(session=session, region=region, profile=profile, account_id="", recorder=recorder,
                    endpoint_url=endpoint, mask_account=mask_account, lang=lang,
+                   ecr_registry=(environ.get(ECR_REGISTRY_ENV) or None) if endpoint else None,
                    secrets=tuple(s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s))
     try:
         tier.account_id = tier.client("sts").get_caller_identity()["Account"]
