@@ -25,6 +25,8 @@ Where moto differs from AWS, and what the bridge does:
   ``docker push`` cannot reach: with an :class:`EcrRegistry` (the sandbox's local registry),
   repository URIs and the token's ``proxyEndpoint`` name that registry, ECR's reads first
   take in what was pushed there, and images ECR deletes are deleted there too.
+- CloudFormation change sets (``aws cloudformation deploy``) create the resources but leave the
+  stack without its outputs: they are computed once the change set is executed.
 - Tasks advance one state per ``DescribeTasks``: :func:`task_progression` scripts it, and
   :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
@@ -280,6 +282,26 @@ def bridged(launcher: Launcher | None = None,
             stack.enter_context(mock.patch.object(CloudTrailResponse, "lookup_events", lookup, create=True))
         if ecr_registry is not None:
             stack.enter_context(_ecr_on_registry(ecr_registry))
+        stack.enter_context(_outputs_after_change_sets())
+        yield
+
+
+@contextmanager
+def _outputs_after_change_sets() -> Iterator[None]:
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self_: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        original(self_, change_set_name, stack_name)
+        change_set = self_.change_sets.get(change_set_name) or next(
+            (c for c in self_.change_sets.values() if c.change_set_name == change_set_name), None)
+        stack = self_.stacks.get(change_set.stack_id) if change_set is not None else None
+        if stack is not None:
+            stack._parse_template()  # noqa: SLF001 - the change set's template, now the stack's
+            stack.output_map = stack._create_output_map()  # noqa: SLF001
+
+    with mock.patch.object(CloudFormationBackend, "execute_change_set", execute_change_set):
         yield
 
 

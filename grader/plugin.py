@@ -74,8 +74,9 @@ grading_key = pytest.StashKey[GradingState]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grading", "Lab 8 grading (see README)")
-    group.addoption("--tier", choices=[*TIERS, "all"], default="offline",
-                    help="which tier of checks to run (default: offline, on moto)")
+    group.addoption("--tier", choices=[*TIERS, "all", "sandbox"], default="offline",
+                    help="which tier of checks to run (default: offline, on moto); sandbox: the aws tier "
+                         "against the running `ecs-lab sandbox`")
     group.addoption("--submission", default=None, metavar="DIR",
                     help="directory of the submission to grade (default: student_template of the project)")
     group.addoption("--lang", choices=LANGUAGES, default=os.environ.get("ECS_LAB_LANG", "fr"),
@@ -117,6 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_rootdir(config, lang)
     tier = config.getoption("tier")
     _check_stage(config, tier, lang)
+    if tier == "sandbox":
+        tier = _use_sandbox(lang)
     invoked = Path(config.invocation_params.dir)
     # Defaults are the project's own folders wherever in the project pytest starts (student_template/
     # included); a path given on the command line is relative to where it was typed.
@@ -208,11 +211,25 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         config.getoption("lang"))
 
 
+def _use_sandbox(lang: str) -> str:
+    """--tier sandbox: the aws tier against the running sandbox, as after `eval "$(ecs-lab sandbox env)"`."""
+    from ecslab.sandbox.home import Home, default_home
+
+    home = Home(default_home())
+    running = home.running()
+    if running is None:
+        raise pytest.UsageError(Text(
+            f"--tier sandbox : le bac à sable ne tourne pas ({home.path}). Démarrez-le avec « ecs-lab sandbox up ».",
+            f"--tier sandbox: the sandbox is not running ({home.path}). Start it with 'ecs-lab sandbox up'.")(lang))
+    os.environ.update(home.environment(int(running["port"]), running))
+    return "aws"
+
+
 def _check_stage(config: pytest.Config, tier: str, lang: str) -> None:
     """--stage chooses what the aws tier verifies; any other tier would ignore it, silently."""
     stage = config.getoption("stage")
     given = stage != "all" or any(a == "--stage" or a.startswith("--stage=") for a in config.invocation_params.args)
-    if given and tier not in ("aws", "all"):
+    if given and tier not in ("aws", "all", "sandbox"):
         raise pytest.UsageError(Text(
             f"--stage {stage} ne s'applique qu'au tier aws : ajoutez --tier aws (ou --tier all), "
             f"ou retirez --stage (tier choisi : {tier}).",

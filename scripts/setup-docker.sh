@@ -8,6 +8,7 @@
 #      Debian's `docker.io` (and `debootstrap`) with apt-get when `dockerd` is
 #      missing, start `dockerd` in the background (log: .cache/docker/dockerd.log)
 #      and wait, bounded, until `docker info` answers.
+#      Debian's `docker-registry` too (ecs-lab sandbox's ECR), when root.
 #   2. Base image for the Dockerfiles' `BASE_IMAGE` build argument. Docker Hub
 #      cannot be reached on the project's machines, so `python:3.11-slim` cannot
 #      be pulled. In that case a local equivalent is built once:
@@ -127,6 +128,14 @@ install_packages() {
                    need_package debootstrap debootstrap; need_package iptables iptables; } | sort -u)
 }
 
+# Docker's registry: `ecs-lab sandbox` runs it as the ECR of its local AWS account.
+install_registry() {
+  is_root || { command -v docker-registry >/dev/null 2>&1 \
+               || log "docker-registry is missing (ecs-lab sandbox needs it): sudo apt-get install docker-registry"; return 0; }
+  bash "$(dirname "$0")/ensure-package.sh" docker-registry docker-registry "ecs-lab sandbox uses it as ECR" 2>/dev/null \
+    || log "docker-registry could not be installed (ecs-lab sandbox needs it)"
+}
+
 start_dockerd() {
   local dockerd_bin log_file pid waited=0 limit=${ECS_LAB_DOCKERD_TIMEOUT:-60}
   dockerd_bin=$(command -v dockerd || echo /usr/sbin/dockerd)
@@ -176,6 +185,7 @@ else
 fi
 SERVER_VERSION=$(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')
 log "Docker engine $SERVER_VERSION"
+install_registry
 
 # --------------------------------------------------------------------------
 # 2. Base image

@@ -10,16 +10,19 @@ input, model, predictions with label/confidence/score, processing.success) and t
 container exits 0; a photo given as a mounted file works the same; a URL that answers 404
 and a file that is not an image end with exit code 1 and a clear message, without a
 traceback. The image runs as the tier's containers do (grader/tiers/local/containers.py:
-its network, time and resource limits, removed at the end).
+its network, time and resource limits, removed at the end). In a class run (`ecs-lab grade`),
+the engine is the grading machine's: the checkpoint is not graded there, with the reason.
 """
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 
-from grader.feedback import expect, fail
+from grader.batch.runner import BATCH_ENV
+from grader.feedback import Text, expect, fail
 
 from grader.tiers.local.containers import run_container
 from grader.tiers.local.images import STUDENT_CLASSIFIER_TAG, student_classifier_image
@@ -30,8 +33,14 @@ TOP_LINE = re.compile(r"^\s*[1-5]\. .+: \d+(\.\d+)?\s?%$")
 
 
 @pytest.fixture(scope="module")
-def student_image(world) -> str:
+def student_image(world, request) -> str:
     """The id of the student's image-classifier:latest (an id: a rebuild during the run changes nothing)."""
+    if os.environ.get(BATCH_ENV):  # ecs-lab grade: the grading machine's image, not the student's
+        pytest.skip(Text(
+            f"Non noté dans une correction de classe (ecs-lab grade) : l'image {STUDENT_CLASSIFIER_TAG} de la "
+            "machine qui corrige n'est pas celle de l'étudiant ; ce point se vérifie sur sa machine.",
+            f"Not graded in a class run (ecs-lab grade): the grading machine's {STUDENT_CLASSIFIER_TAG} is not "
+            "the student's image; this point is verified on the student's machine.")(request.config.getoption("lang")))
     image_id = student_classifier_image(world.docker)
     if image_id is None:
         fail(f"Aucune image {STUDENT_CLASSIFIER_TAG} dans votre moteur Docker : construisez-la avec "

@@ -198,9 +198,10 @@ def cmd_down(ctx: Any) -> int:
 def cmd_env(ctx: Any) -> int:
     home = _home(ctx)
     state = home.running()
-    variables = home.environment(int(state["port"]) if state else default_port())
+    variables = home.environment(int(state["port"]) if state else default_port(), state)
     if ctx.args.unset:
-        print("unset " + " ".join(variables))
+        print("unset " + " ".join([*variables, "ECS_LAB_SANDBOX_NETWORK", "ECS_LAB_SANDBOX_CONTAINER_ENDPOINT"]
+                                  if state is None else variables))
         return 0
     if state is None:
         raise LabError("sandbox_not_running")

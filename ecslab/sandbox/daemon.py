@@ -69,7 +69,8 @@ def run(home: Home, port: int) -> int:
         proxy = LoadBalancerProxy(port + 2, listener_lookup(ecs))
         home.write_state({
             "pid": os.getpid(), "port": port, "registry_port": port + 1, "proxy_port": port + 2,
-            "run_id": ecs.resources.run_id, "network": ecs.network.name, "registry_pid": registry.process.pid,
+            "run_id": ecs.resources.run_id, "network": ecs.network.name,
+            "container_endpoint": ecs.container_endpoint_url, "registry_pid": registry.process.pid,
             "restored": restored, "services_restarted": services, "started_at": time.time(),
             "startup_s": round(time.monotonic() - started, 2),
         })

@@ -115,18 +115,18 @@ class Home:
         temporary.replace(self.state_file)
 
     def write_profile(self, port: int) -> None:
-        """The `aws-labs` profile (and the default one) of the sandbox's AWS CLI configuration."""
+        """The `aws-labs` profile of the sandbox's AWS CLI configuration (no default profile: only
+        what names `aws-labs`, or AWS_PROFILE, reaches the sandbox)."""
         self.aws_dir.mkdir(parents=True, exist_ok=True)
         endpoint = f"http://127.0.0.1:{port}"
-        config = "".join(f"[{section}]\nregion = {REGION}\noutput = json\nendpoint_url = {endpoint}\n\n"
-                         for section in ("default", f"profile {DEFAULT_PROFILE}"))
-        credentials = "".join(f"[{section}]\naws_access_key_id = {ACCESS_KEY}\n"
-                              f"aws_secret_access_key = {SECRET_KEY}\n\n" for section in ("default", DEFAULT_PROFILE))
+        config = f"[profile {DEFAULT_PROFILE}]\nregion = {REGION}\noutput = json\nendpoint_url = {endpoint}\n"
+        credentials = f"[{DEFAULT_PROFILE}]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
         (self.aws_dir / "config").write_text(config)
         (self.aws_dir / "credentials").write_text(credentials)
 
-    def environment(self, port: int) -> dict[str, str]:
-        """What `ecs-lab sandbox env` exports: the AWS CLI, boto3, ecs-lab and curl on the sandbox."""
+    def environment(self, port: int, state: dict[str, Any] | None = None) -> dict[str, str]:
+        """What `ecs-lab sandbox env` exports: the AWS CLI, boto3, ecs-lab and curl on the sandbox;
+        with the running sandbox's `state`, what a `docker run` needs to reach it (LAB.md, bonus 2)."""
         loopback = "127.0.0.1,localhost"
         proxy = f"http://127.0.0.1:{port + 2}"
         return {
@@ -141,4 +141,6 @@ class Home:
             # The aws tier's stand-in settings (honoured only with AWS_ENDPOINT_URL set).
             "ECS_LAB_ECR_REGISTRY": f"localhost:{port + 1}",
             HOME_ENV: str(self.path),
+            **({"ECS_LAB_SANDBOX_NETWORK": state["network"],
+                "ECS_LAB_SANDBOX_CONTAINER_ENDPOINT": state["container_endpoint"]} if state else {}),
         }

@@ -193,6 +193,9 @@ def _signal(processes, sig: int) -> None:  # noqa: ANN001 - psutil processes
 # --- In the child --------------------------------------------------------------------------------
 
 
+BATCH_ENV = "ECS_LAB_BATCH"  # set in every batch run (read by checks/local/test_classifier_image_local.py)
+
+
 def _grade_in_child(job: Job) -> None:
     """One grading run, as `python -m pytest ARGS` from the project root would do it."""
     parent = os.getppid()
@@ -211,6 +214,7 @@ def _grade_in_child(job: Job) -> None:
         for name in [m for m in sys.modules if m.split(".", 1)[0] in OWN_PACKAGES or m.startswith("test_")]:
             del sys.modules[name]  # imported fresh, as a single run does
         sys.argv = [sys.executable, "-m", "pytest", *job.pytest_args]
+        os.environ[BATCH_ENV] = "1"  # what the grading machine holds is not the submission's (local tier)
         import pytest
 
         code = int(pytest.main(job.pytest_args))

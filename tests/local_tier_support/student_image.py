@@ -1,7 +1,7 @@
 """The student's own classifier image (``ecs-lab build classifier`` tags ``image-classifier:latest``
 in their Docker engine), set up for a test of the local tier's classifier_image_local.
 
-The tag is one name for the whole engine: every test that sets it holds a lock (a file in
+The tag is one name for the whole engine: every test that sets it (or web-app:latest) holds a lock (a file in
 ``.cache/docker/``, across pytest-xdist workers and processes) for as long as it needs it,
 and leaves the tag as it found it (an image the user had under that tag is put back; one
 the test created is untagged).
@@ -81,30 +81,45 @@ def build_garbage(client: Any, submission: Path) -> str:
 
 
 @contextmanager
-def student_image(client: Any, submission: Path, state: str) -> Iterator[str | None]:
-    """`image-classifier:latest` as a student may leave it: "built" (from `submission`), "garbage"
-    or "absent"; yields the image id (None when absent). Restores the tag afterwards."""
+def held_tags(*tags: str, client: Any = None) -> Iterator[None]:
+    """The lab's local tags (image-classifier:latest, web-app:latest) for this test alone: the lock
+    held, the images the user had under them put back afterwards, those the test made untagged."""
+    import docker
+
+    client = client or docker.from_env()
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        previous = _image_id(client, STUDENT_CLASSIFIER_TAG)
-        backup_tag = uuid.uuid4().hex[:10]
-        if previous:
-            client.api.tag(previous, BACKUP_REPOSITORY, backup_tag)
-            client.api.remove_image(STUDENT_CLASSIFIER_TAG, noprune=True)
-        try:
-            if state == "built":
-                yield build_as_the_student(client, submission)
-            elif state == "garbage":
-                yield build_garbage(client, submission)
-            elif state == "absent":
-                yield None
-            else:
-                raise ValueError(state)
-        finally:
-            if _image_id(client, STUDENT_CLASSIFIER_TAG):
-                client.api.remove_image(STUDENT_CLASSIFIER_TAG, noprune=True)
+        backups: dict[str, str] = {}
+        for tag in tags:
+            previous = _image_id(client, tag)
             if previous:
-                client.api.tag(previous, REPOSITORY, TAG)
-                client.api.remove_image(f"{BACKUP_REPOSITORY}:{backup_tag}", noprune=True)
+                backups[tag] = uuid.uuid4().hex[:10]
+                client.api.tag(previous, BACKUP_REPOSITORY, backups[tag])
+                client.api.remove_image(tag, noprune=True)
+        try:
+            yield
+        finally:
+            for tag in tags:
+                if _image_id(client, tag):
+                    client.api.remove_image(tag, noprune=True)
+                if tag in backups:
+                    repository, name = tag.rsplit(":", 1)
+                    client.api.tag(f"{BACKUP_REPOSITORY}:{backups[tag]}", repository, name)
+                    client.api.remove_image(f"{BACKUP_REPOSITORY}:{backups[tag]}", noprune=True)
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def student_image(client: Any, submission: Path, state: str) -> Iterator[str | None]:
+    """`image-classifier:latest` as a student may leave it: "built" (from `submission`), "garbage"
+    or "absent"; yields the image id (None when absent). Restores the tag afterwards."""
+    with held_tags(STUDENT_CLASSIFIER_TAG, client=client):
+        if state == "built":
+            yield build_as_the_student(client, submission)
+        elif state == "garbage":
+            yield build_garbage(client, submission)
+        elif state == "absent":
+            yield None
+        else:
+            raise ValueError(state)

@@ -11,6 +11,8 @@ and the student's worker; :meth:`OfflineWorld.reset` gives each check a clean ac
 
 from __future__ import annotations
 
+import os
+
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,8 +35,11 @@ from grader.worker.process import Endpoint, Worker, WorkerFailure
 # default VPC, roles) are kept for the whole tier and only read by the checks.
 MUTABLE_SERVICES = ("ecs", "ecr", "logs", "s3", "cloudformation", "elbv2")
 SCORER_KEY = "AKIASCORERINPROCESS0"
+# The user's AWS configuration is never read (a profile's endpoint_url would send the scorer's
+# calls past moto, e.g. to the sandbox of `ecs-lab sandbox env`, or to a real account).
 _SCORER_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": SCORER_KEY, "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+                       "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
+                       "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 _HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECS",
            "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
 

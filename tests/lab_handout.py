@@ -1,0 +1,248 @@
+"""LAB.md's command blocks, run in order against the sandbox (`ecs-lab sandbox`), as a student runs them.
+
+The handout is the test's script: every ```bash block of LAB.md, from the top to "## Dépannage",
+in document order, in one bash session (variables set by one block are used by the next), in a
+copy of the project whose student_template/ holds the reference solution. A line just before a
+block tells how the sandbox run treats it:
+
+    <!-- sandbox: skip: <reason> -->     not run (AWS only, an alternative the run does not take,
+                                          a placeholder to fill in, runs until Ctrl+C)
+    <!-- sandbox: only -->               run (the sandbox's version of a step; AWS students skip it)
+    <!-- sandbox: shows-a-failure -->    run without `set -e` (the block demonstrates an error)
+
+Every other block runs with `set -e -o pipefail`: a failing command stops the run, and the test
+names the block and its line. Each `pytest` of the handout writes its reports into a folder of
+its own; `Handout.grades()` reads them back.
+
+What the test changes in the text, and why (`SUBSTITUTIONS`): this machine has no Internet, so
+the photos of `IMAGE_1..3` (and the default URL of `ecs-lab run-classifier`) are served by a
+local server on the Docker bridge's gateway, and https://example.com/inexistant.jpg is that
+server's 404. Nothing else is changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB = ROOT / "LAB.md"
+END_HEADING = "## Dépannage"
+MARKER = re.compile(r"^<!-- sandbox: (skip|only|shows-a-failure)(?::\s*(.*?))? -->$")
+IMAGE_URLS = {  # LAB.md's photos -> the local server's route
+    "https://huggingface.co/datasets/Xenova/transformers.js-docs/resolve/main/tiger.jpg": "tiger.png",
+    "http://images.cocodataset.org/val2017/000000039769.jpg": "cats.png",
+    "https://upload.wikimedia.org/wikipedia/commons/thumb/d/d9/Motorboat_at_Kankaria_lake.JPG/"
+    "960px-Motorboat_at_Kankaria_lake.JPG": "boat.png",
+    "https://example.com/inexistant.jpg": "missing",
+}
+PHOTOS = {"tiger.png": "chelsea.png", "cats.png": "coffee.png", "boat.png": "astronaut.png"}  # scikit-image's
+
+
+@dataclass
+class Block:
+    number: int
+    line: int  # of the opening fence in LAB.md
+    heading: str  # the section it belongs to
+    code: str
+    marker: str | None = None  # skip, only, shows-a-failure
+    reason: str = ""
+
+    @property
+    def runs(self) -> bool:
+        return self.marker != "skip"
+
+
+def lab_blocks(text: str | None = None) -> list[Block]:
+    """Every ```bash block of LAB.md before "## Dépannage", with its marker."""
+    lines = (LAB.read_text(encoding="utf-8") if text is None else text).splitlines()
+    blocks: list[Block] = []
+    heading, previous, index = "", "", 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(END_HEADING):
+            break
+        if line.startswith("#") and not line.startswith("#!"):
+            heading = line.lstrip("#").strip()
+        if line.strip() == "```bash":
+            start, body = index + 1, []
+            index += 1
+            while lines[index].strip() != "```":
+                body.append(lines[index])
+                index += 1
+            marker = MARKER.match(previous.strip())
+            blocks.append(Block(len(blocks) + 1, start, heading, "\n".join(body) + "\n",
+                                marker[1] if marker else None, (marker[2] or "") if marker else ""))
+        if line.strip():
+            previous = line
+        index += 1
+    return blocks
+
+
+# ---------------------------------------------------------------------------
+# The photos, served where containers (and curl through the sandbox's proxy) reach them
+
+
+class PhotoServer:
+    def __init__(self, bind: str) -> None:
+        import skimage.data
+
+        folder = Path(skimage.data.__file__).parent
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                name = PHOTOS.get(self.path.lstrip("/").split("?")[0])
+                body = (folder / name).read_bytes() if name else b"not found"
+                self.send_response(200 if name else 404)
+                self.send_header("Content-Type", "image/png" if name else "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = ThreadingHTTPServer((bind, 0), Handler)
+        self.base = f"http://{bind}:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def docker_bridge_gateway() -> str:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    finally:
+        client.close()
+
+
+def substitutions(photos: PhotoServer) -> list[tuple[str, str]]:
+    pairs = [(url, f"{photos.base}/{route}") for url, route in IMAGE_URLS.items()]
+    # `ecs-lab run-classifier` alone classifies the tiger of the Internet: the same photo, served here.
+    pairs.append(("ecs-lab run-classifier\n", 'ecs-lab run-classifier --image-url "$IMAGE_1"\n'))
+    return pairs
+
+
+# ---------------------------------------------------------------------------
+# The project copy and the run
+
+
+def project_copy(destination: Path) -> Path:
+    """The project's tracked files, student_template/ holding the reference solution, the caches
+    the builds need (the test model) linked in."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    for name in ("image_classifier_operations.py", "s3_io.py"):
+        shutil.copy2(ROOT / "reference" / name, destination / "student_template" / name)
+    (destination / ".cache").mkdir(exist_ok=True)
+    (destination / ".cache" / "models").symlink_to(ROOT / ".cache" / "models")
+    return destination
+
+
+PRELUDE = """\
+set -o pipefail
+LAB_PYTEST=0
+pytest() {
+  LAB_PYTEST=$((LAB_PYTEST + 1))
+  echo "$LAB_PYTEST $*" >> "$LAB_REPORTS/index"
+  command python -m pytest -p no:cacheprovider -q "--report-dir=$LAB_REPORTS/$LAB_PYTEST" "$@"
+}
+"""
+
+
+@dataclass
+class Handout:
+    """One run of LAB.md's blocks; `selected` picks the blocks (all that run, by default)."""
+
+    workdir: Path
+    environment: dict[str, str]
+    replacements: list[tuple[str, str]]
+    output: str = ""
+    code: int = 0
+    failed_block: Block | None = None
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def reports(self) -> Path:
+        return self.workdir / "lab-reports"
+
+    def script(self, blocks: list[Block]) -> str:
+        folder = self.workdir / "lab-blocks"
+        folder.mkdir(exist_ok=True)
+        parts = [PRELUDE]
+        for block in blocks:
+            code = block.code
+            for old, new in self.replacements:
+                code = code.replace(old, new)
+            path = folder / f"{block.number:03d}.sh"
+            path.write_text(code)
+            strict = "set +e" if block.marker == "shows-a-failure" else "set -e"
+            parts.append(f'echo "@@ block {block.number} (LAB.md line {block.line}, {block.heading})"\n'
+                         f"{strict}\nsource {path}\nset +e\n")
+        parts.append('echo "@@ done"\n')
+        return "".join(parts)
+
+    def run(self, blocks: list[Block], timeout: float = 900) -> "Handout":
+        self.blocks = blocks
+        self.reports.mkdir(exist_ok=True)
+        environment = {**self.environment, "LAB_REPORTS": str(self.reports)}
+        process = subprocess.run(["bash", "-c", self.script(blocks)], cwd=self.workdir, env=environment,
+                                 capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        self.output, self.code = process.stdout + process.stderr, process.returncode
+        ran = re.findall(r"^@@ block (\d+)", process.stdout, re.MULTILINE)
+        if "@@ done" not in process.stdout:
+            number = int(ran[-1]) if ran else 0
+            self.failed_block = next((b for b in blocks if b.number == number), None)
+        return self
+
+    def grades(self) -> list[tuple[str, dict]]:
+        """(the pytest command's arguments, its report.json) of every pytest the handout ran."""
+        index = self.reports / "index"
+        runs = []
+        for line in (index.read_text().splitlines() if index.is_file() else []):
+            number, _, arguments = line.partition(" ")
+            report = self.reports / number / "report.json"
+            runs.append((arguments, json.loads(report.read_text()) if report.is_file() else {}))
+        return runs
+
+
+def merged(runs: list[tuple[str, dict]]) -> dict[str, tuple[str, float]]:
+    """checkpoint -> (status, score): each checkpoint as graded by the handout's checkpoint commands,
+    each at its step (the best of the runs that graded it)."""
+    best: dict[str, tuple[str, float]] = {}
+    for _, report in runs:
+        for checkpoint in report.get("checkpoints", []):
+            if checkpoint["status"] == "not_graded":
+                continue
+            current = best.get(checkpoint["id"])
+            if current is None or checkpoint["score"] > current[1]:
+                best[checkpoint["id"]] = (checkpoint["status"], checkpoint["score"])
+    return best
+
+
+def sandbox_environment(home: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
+    """A student's shell on this machine: no AWS or proxy settings of ours, the lab's copy first."""
+    dropped = ("AWS_", "ECS_LAB_", "PYTEST_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
+               "HTTPS_PROXY", "NO_PROXY", "CI")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    environment.update(ECS_LAB_SANDBOX_HOME=str(home), ECS_LAB_SANDBOX_PORT=str(port), PYTHONDONTWRITEBYTECODE="1",
+                       PATH=f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}", **extra)
+    return environment
