@@ -322,6 +322,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "port {port} of 127.0.0.1 ({what}) is already used by another program. Stop it, or choose "
         "other ports: 'ecs-lab sandbox up --port N' (the sandbox takes N, N+1 and N+2).",
     },
+    "sandbox_port_kept": {
+        "fr": "l'état gardé par « ecs-lab sandbox down --keep » utilise les ports {port} à {port}+2 (les URI ECR "
+        "gardées les nomment) : relancez sans --port, ou effacez cet état avec « ecs-lab sandbox down ».",
+        "en": "the state kept by 'ecs-lab sandbox down --keep' uses ports {port} to {port}+2 (the kept ECR URIs "
+        "name them): start again without --port, or erase that state with 'ecs-lab sandbox down'.",
+    },
     "sandbox_no_docker": {
         "fr": "Docker ne répond pas ({error}) : le bac à sable lance les tâches ECS dans Docker. Démarrez Docker "
         "(sur Debian ou Ubuntu : « sudo bash scripts/setup-docker.sh »).",

@@ -72,7 +72,7 @@ def gradescope_results(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> 
 
 
 def _summary_line(report: GradeReport) -> str:
-    """The score and what it covers: « Note : 13 / 65 points vérifiables hors ligne — 23 de plus… »."""
+    """The score and what it covers: « Note : 13 / 65 points vérifiables hors ligne — 8 de plus… »."""
     lang = report.lang
     bonus = f"bonus {i18n.number(report.bonus_score, lang, 2)} / {i18n.number(report.graded_bonus_max, lang, 2)}"
     return Text(f"Note : {report.coverage.text} ; {bonus} vérifiables ici.",

@@ -22,6 +22,7 @@ server's 404. Nothing else is changed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -101,7 +102,7 @@ class PhotoServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 name = PHOTOS.get(self.path.lstrip("/").split("?")[0])
                 body = (folder / name).read_bytes() if name else b"not found"
                 self.send_response(200 if name else 404)
@@ -162,8 +163,10 @@ set -o pipefail
 LAB_PYTEST=0
 pytest() {
   LAB_PYTEST=$((LAB_PYTEST + 1))
-  echo "$LAB_PYTEST $*" >> "$LAB_REPORTS/index"
-  command python -m pytest -p no:cacheprovider -q "--report-dir=$LAB_REPORTS/$LAB_PYTEST" "$@"
+  local number=$LAB_PYTEST started=$EPOCHREALTIME status=0
+  command python -m pytest -p no:cacheprovider -q "--report-dir=$LAB_REPORTS/$number" "$@" || status=$?
+  echo "$number $started $EPOCHREALTIME $*" >> "$LAB_REPORTS/index"
+  return $status
 }
 """
 
@@ -175,6 +178,7 @@ class Handout:
     workdir: Path
     environment: dict[str, str]
     replacements: list[tuple[str, str]]
+    name: str = "lab"  # its blocks and reports go to <workdir>/<name>-blocks, <name>-reports
     output: str = ""
     code: int = 0
     failed_block: Block | None = None
@@ -182,25 +186,25 @@ class Handout:
 
     @property
     def reports(self) -> Path:
-        return self.workdir / "lab-reports"
+        return self.workdir / f"{self.name}-reports"
 
     def script(self, blocks: list[Block]) -> str:
-        folder = self.workdir / "lab-blocks"
+        folder = self.workdir / f"{self.name}-blocks"
         folder.mkdir(exist_ok=True)
         parts = [PRELUDE]
-        for block in blocks:
+        for index, block in enumerate(blocks):
             code = block.code
             for old, new in self.replacements:
                 code = code.replace(old, new)
-            path = folder / f"{block.number:03d}.sh"
+            path = folder / f"{index:03d}-{block.number:03d}.sh"
             path.write_text(code)
             strict = "set +e" if block.marker == "shows-a-failure" else "set -e"
-            parts.append(f'echo "@@ block {block.number} (LAB.md line {block.line}, {block.heading})"\n'
+            parts.append(f'echo "@@ block {block.number} (LAB.md line {block.line}, {block.heading}) @$EPOCHREALTIME"\n'
                          f"{strict}\nsource {path}\nset +e\n")
-        parts.append('echo "@@ done"\n')
+        parts.append('echo "@@ done @$EPOCHREALTIME"\n')
         return "".join(parts)
 
-    def run(self, blocks: list[Block], timeout: float = 900) -> "Handout":
+    def run(self, blocks: list[Block], timeout: float = 900) -> Handout:
         self.blocks = blocks
         self.reports.mkdir(exist_ok=True)
         environment = {**self.environment, "LAB_REPORTS": str(self.reports)}
@@ -213,15 +217,28 @@ class Handout:
             self.failed_block = next((b for b in blocks if b.number == number), None)
         return self
 
-    def grades(self) -> list[tuple[str, dict]]:
-        """(the pytest command's arguments, its report.json) of every pytest the handout ran."""
+    def pytest_runs(self) -> list[tuple[str, float, dict]]:
+        """(arguments, seconds, report.json) of every pytest the handout ran, in order."""
         index = self.reports / "index"
         runs = []
         for line in (index.read_text().splitlines() if index.is_file() else []):
-            number, _, arguments = line.partition(" ")
+            number, started, ended, *arguments = line.split(" ")
             report = self.reports / number / "report.json"
-            runs.append((arguments, json.loads(report.read_text()) if report.is_file() else {}))
+            runs.append((" ".join(arguments), float(ended) - float(started),
+                         json.loads(report.read_text()) if report.is_file() else {}))
         return runs
+
+    def grades(self) -> list[tuple[str, dict]]:
+        """(the pytest command's arguments, its report.json) of every pytest the handout ran."""
+        return [(arguments, report) for arguments, _, report in self.pytest_runs()]
+
+    def block_times(self) -> list[tuple[Block, float]]:
+        """(block, seconds) of every block that ran (its own time, its pytest included)."""
+        marks = [(int(n) if n != "done" else None, float(t)) for n, t in
+                 re.findall(r"^@@ (?:block )?(\d+|done)\b.* @([0-9.,]+)$", self.output.replace(",", "."), re.MULTILINE)]
+        by_number = {b.number: b for b in self.blocks}
+        return [(by_number[number], later - at) for (number, at), (_, later) in zip(marks, marks[1:])
+                if number is not None and number in by_number]
 
 
 def merged(runs: list[tuple[str, dict]]) -> dict[str, tuple[str, float]]:
@@ -240,9 +257,38 @@ def merged(runs: list[tuple[str, dict]]) -> dict[str, tuple[str, float]]:
 
 def sandbox_environment(home: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
     """A student's shell on this machine: no AWS or proxy settings of ours, the lab's copy first."""
-    dropped = ("AWS_", "ECS_LAB_", "PYTEST_", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
-               "HTTPS_PROXY", "NO_PROXY", "CI")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    from sandbox_support import clean_environment
+
+    environment = {k: v for k, v in clean_environment().items() if not k.startswith(("ECS_LAB_", "PYTEST_"))
+                   and k != "CI"}
     environment.update(ECS_LAB_SANDBOX_HOME=str(home), ECS_LAB_SANDBOX_PORT=str(port), PYTHONDONTWRITEBYTECODE="1",
                        PATH=f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}", **extra)
     return environment
+
+
+
+# ---------------------------------------------------------------------------
+# Runs that stray from the handout
+
+
+def section_index(blocks: list[Block], heading: str) -> int:
+    """Index of the first block under a heading starting with `heading`."""
+    return next(i for i, b in enumerate(blocks) if b.heading.startswith(heading))
+
+
+_EXTRA_NUMBERS = itertools.count(901)
+
+
+def extra_block(code: str, heading: str) -> Block:
+    """A block that is not LAB.md's: what the test does in place of the student (waits, grades)."""
+    return Block(next(_EXTRA_NUMBERS), 0, heading, code.strip() + "\n")
+
+
+def grade_block(stage: str) -> Block:
+    return extra_block(f"pytest --tier aws --profile aws-labs --stage {stage}", f"the test: grade, --stage {stage}")
+
+
+SERVICE_STABLE = extra_block(
+    "aws ecs wait services-stable --cluster ecs-lab-cluster --services web-service --profile aws-labs "
+    "--region eu-west-1", "the test: time passes (the service becomes stable)")
+SANDBOX_DOWN = extra_block("ecs-lab sandbox down", "the test: the sandbox stops")

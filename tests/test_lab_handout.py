@@ -7,11 +7,7 @@ whole bonus (15/15), each checkpoint graded by the handout's own `pytest` comman
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-
-from grader.catalogue import load_catalogue
 from lab_handout import (
     Handout,
     PhotoServer,
@@ -22,28 +18,11 @@ from lab_handout import (
     sandbox_environment,
     substitutions,
 )
+from sandbox_support import free_port_base
+
+from grader.catalogue import load_catalogue
 
 pytestmark = pytest.mark.timeout(1500)
-
-
-def free_port_base() -> int:
-    """Three consecutive free ports of 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + 2 < 65535 and all(_free(base + offset) for offset in range(3)):
-            return base
-    raise RuntimeError("no three consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_the_blocks_are_marked_and_every_skip_says_why():

@@ -23,7 +23,7 @@ import pytest
 from grader.tiers.aws import lab as aws_lab
 from grader.feedback import expect, fail
 
-STEP6_HINT = "étape 6 : world ecs create-service ... --desired-count 2 --launch-type FARGATE"
+STEP6_HINT = "étape 6 : aws ecs create-service ... --desired-count 2 --launch-type FARGATE"
 HTTP_ATTEMPTS = 10
 HTTP_TIMEOUT_S = 3.0
 
@@ -72,7 +72,7 @@ def service(world):
            f"Le service {aws_lab.SERVICE} n'existe pas (ou plus) dans {aws_lab.CLUSTER} : "
            f"créez-le ({STEP6_HINT}). Vérifiez la Partie 1 avant le nettoyage de l'étape 8.",
            f"Service {aws_lab.SERVICE} does not exist (any more) in {aws_lab.CLUSTER}: create it "
-           "(step 6: world ecs create-service ... --desired-count 2 --launch-type FARGATE). Check Part 1 "
+           "(step 6: aws ecs create-service ... --desired-count 2 --launch-type FARGATE). Check Part 1 "
            "before the step 8 clean-up.", expected="ACTIVE", seen=(found or {}).get("status"))
     return found
 
@@ -96,9 +96,9 @@ def test_two_tasks_running(world, service, running_tasks):
     world.note("web_service", running_tasks=[t["taskArn"] for t in running_tasks],
              running_count=service.get("runningCount"))
     expect(len(running_tasks) >= 2 and (service.get("runningCount") or 0) >= 2,
-           f"{aws_lab.SERVICE} doit avoir 2 tâches RUNNING (world ecs wait services-stable ; sinon lisez "
+           f"{aws_lab.SERVICE} doit avoir 2 tâches RUNNING (aws ecs wait services-stable ; sinon lisez "
            "stoppedReason des tâches arrêtées).",
-           f"{aws_lab.SERVICE} must have 2 RUNNING tasks (world ecs wait services-stable; otherwise read the "
+           f"{aws_lab.SERVICE} must have 2 RUNNING tasks (aws ecs wait services-stable; otherwise read the "
            "stoppedReason of the stopped tasks).", expected=2, seen=len(running_tasks))
 
 

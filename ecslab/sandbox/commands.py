@@ -20,7 +20,6 @@ from typing import Any
 
 from ecslab.errors import LabError
 from ecslab.sandbox.home import Home, default_home, default_port, pid_alive, port_taken
-from ecslab.sandbox.registry import registry_binary
 
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 90.0
@@ -54,13 +53,21 @@ def cmd_up(ctx: Any) -> int:
         return 0
     if home.state():  # a sandbox that died without cleaning up
         _remove_leftovers(ctx, home, home.state() or {})
-    port = ctx.args.port or default_port()
-    for offset, what in enumerate(("AWS / moto", "ECR / registre", "proxy des load balancers")):
+    kept_port = home.saved_port()
+    if kept_port and ctx.args.port and ctx.args.port != kept_port:
+        raise LabError("sandbox_port_kept", port=kept_port)
+    port = kept_port or ctx.args.port or default_port()
+    for offset, what in enumerate((_t(ctx, "AWS / moto", "AWS / moto"), _t(ctx, "ECR / registre", "ECR / registry"),
+                                   _t(ctx, "proxy des load balancers", "the load balancers' proxy"))):
         if port_taken(port + offset):
             raise LabError("sandbox_port_taken", port=port + offset, what=what)
     problem = _docker_problem()
     if problem:
         raise LabError("sandbox_no_docker", error=problem)
+    from ecslab.sandbox.registry import (
+        registry_binary,  # imports the local ECS: only when starting
+    )
+
     if registry_binary() is None:
         raise LabError("sandbox_no_registry")
     home.path.mkdir(parents=True, exist_ok=True)
@@ -75,12 +82,13 @@ def cmd_up(ctx: Any) -> int:
     try:
         state = _wait_ready(home, process)
     except KeyboardInterrupt:
-        _stop(home, process.pid, keep=False)
+        _abort(home, process.pid)
         ctx.console.say("sandbox_interrupted")
         return 130
     if state is None:
-        _stop(home, process.pid, keep=False)
-        raise LabError("sandbox_start_failed", reason=_last_error(home), log=home.log_file)
+        reason = _last_error(home)
+        _abort(home, process.pid)
+        raise LabError("sandbox_start_failed", reason=reason, log=home.log_file if home.log_file.exists() else "-")
     restored = (ctx.console.text("sandbox_restored", services=state.get("services_restarted", 0))
                 if state.get("restored") else "")
     ctx.console.say("sandbox_ready", seconds=f"{time.monotonic() - started:.1f}", restored=restored)
@@ -119,9 +127,27 @@ def _last_error(home: Home) -> str:
     return (lines[-1].strip()[:300]) if lines else "?"
 
 
-def _stop(home: Home, pid: int, keep: bool) -> bool:
-    """Ask the sandbox to stop; True when it stopped by itself (and cleaned up)."""
-    home.stop_request.write_text("keep" if keep else "forget")
+def _abort(home: Home, pid: int) -> None:
+    """An `up` that did not finish: the sandbox stops, a state kept earlier stays as it was, and
+    nothing else this `up` wrote remains (also when the process died before its own clean-up)."""
+    had_saved = home.saved_dir.is_dir()
+    if not _stop(home, pid, "abort"):
+        _remove_leftovers(None, home, home.state() or {})
+    home.stop_request.unlink(missing_ok=True)
+    if had_saved:
+        import shutil
+
+        shutil.rmtree(home.aws_dir, ignore_errors=True)
+    else:
+        from ecslab.sandbox.daemon import forget
+
+        forget(home)
+
+
+def _stop(home: Home, pid: int, mode: str) -> bool:
+    """Ask the sandbox to stop ("forget", "keep", "abort"); True when it stopped after its own clean-up
+    (it removes state.json last)."""
+    home.stop_request.write_text(mode)
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -133,7 +159,7 @@ def _stop(home: Home, pid: int, keep: bool) -> bool:
         except ChildProcessError:
             finished = 0
         if finished == pid or not pid_alive(pid):
-            return True
+            return not home.state_file.exists()
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
     return False
@@ -159,7 +185,7 @@ def _remove_leftovers(ctx: Any, home: Home, state: dict) -> None:
         except Exception:  # noqa: BLE001 - Docker gone: nothing of ours can be left in it
             pass
     home.state_file.unlink(missing_ok=True)
-    if state.get("pid"):
+    if state.get("pid") and ctx is not None:
         ctx.console.say("sandbox_leftovers", pid=state["pid"])
 
 
@@ -182,7 +208,7 @@ def cmd_down(ctx: Any) -> int:
     pid = int(state.get("pid", 0))
     if pid_alive(pid):
         ctx.console.say("sandbox_stopping", pid=pid)
-        if not _stop(home, pid, keep):
+        if not _stop(home, pid, "keep" if keep else "forget"):
             _remove_leftovers(ctx, home, state)
     else:
         _remove_leftovers(ctx, home, state)

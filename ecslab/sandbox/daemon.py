@@ -6,29 +6,38 @@ Runs, until SIGTERM or SIGINT: the registry standing in for ECR (its own process
 with this one), the local ECS (moto, on <port> for the student and on the sandbox's Docker
 network for its tasks; tasks and services that really run in Docker), CloudTrail's history of
 the calls received, and the proxy that reaches the load balancers by their DNS names. When
-everything answers it writes <home>/state.json; `up` waits for that file. On the way out it saves
-moto's state if `down --keep` asked for it, removes every container and network it started, and
-stops the registry.
+everything answers it writes <home>/state.json; `up` waits for that file. SIGTERM is handled
+from the first line (before the imports), so a stop at any moment cleans up.
+
+How it stops, as <home>/stop-request says: "forget" (`down`): everything `up` wrote is erased;
+"keep" (`down --keep`): moto's state and CloudTrail's history are saved and the registry's data
+kept; "abort" (Ctrl-C during `up`): nothing is saved, and a state kept earlier stays as it was.
+In every case every container and network it started is removed, the images its tasks pulled
+from the registry are untagged, and the registry stops.
 """
 
 from __future__ import annotations
+
+import signal
+import sys
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if __name__ == "__main__":  # before anything slow: a `down` during the imports still cleans up
+    signal.signal(signal.SIGTERM, _interrupt)
 
 import contextlib
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
 
-from ecslab.cloudtrail import EventHistory, TrailRecorder
-from ecslab.facts import ACCOUNT_ID
-from ecslab.moto_server import FAKE_KEY
-from ecslab.sandbox import persistence
 from ecslab.sandbox.home import Home
-from ecslab.sandbox.proxy import LoadBalancerProxy
-from ecslab.sandbox.registry import RegistryProcess, RegistryStore, SandboxImages
 
 log = logging.getLogger("ecslab.sandbox")
 
@@ -47,20 +56,41 @@ def listener_lookup(ecs):
     return listener_for
 
 
+def stop_mode(home: Home) -> str:
+    try:
+        mode = home.stop_request.read_text().strip()
+    except OSError:
+        return "forget"
+    return mode if mode in ("keep", "abort") else "forget"
+
+
 def run(home: Home, port: int) -> int:
-    from ecslab.local_ecs import LocalEcs
+    from ecslab.cloudtrail import EventHistory, TrailRecorder
+    from ecslab.facts import ACCOUNT_ID
+    from ecslab.moto_server import FAKE_KEY
+    from ecslab.sandbox import persistence
+    from ecslab.sandbox.proxy import LoadBalancerProxy
+    from ecslab.sandbox.registry import RegistryProcess, RegistryStore, SandboxImages
 
     started = time.monotonic()
+    had_saved = home.saved_dir.is_dir()
     history = EventHistory()
     store = RegistryStore(port + 1)
     registry = RegistryProcess(home.registry_dir, port + 1)
+    pulls: list[SandboxImages] = []
     ecs = proxy = None
-    keep = False
+
+    def images(docker, ecr):
+        pulls.append(SandboxImages(docker, ecr, store))
+        return pulls[-1]
+
     try:
+        from ecslab.local_ecs import LocalEcs
+
         registry.start()
         ecs = LocalEcs(
             moto_also=(("127.0.0.1", port),), public_bind="127.0.0.1", lookup_events=history.lookup,
-            ecr_registry=store, images=lambda docker, ecr: SandboxImages(docker, ecr, store),
+            ecr_registry=store, images=images,
             moto_wrap=lambda app: TrailRecorder(app, history, ignored_keys={FAKE_KEY},
                                                 account_of=lambda key: ACCOUNT_ID))
         ecs.start()
@@ -79,30 +109,31 @@ def run(home: Home, port: int) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        try:
-            keep = home.stop_request.is_file() and home.stop_request.read_text().strip() == "keep"
-        except OSError:
-            keep = False
-        if keep and ecs is not None and ecs.moto is not None:
+        mode = stop_mode(home)
+        if mode == "keep" and ecs is not None and ecs.moto is not None:
             try:
-                persistence.save(home.saved_dir, history)
-            except Exception:  # noqa: BLE001 - the stop goes on: say it, never hang
+                persistence.save(home.saved_dir, history, port)
+            except Exception:
                 log.exception("sandbox: the state could not be saved")
-                keep = False
+                mode = "forget"
         if proxy is not None:
             proxy.close()
         if ecs is not None:
             ecs.close()
+        for puller in pulls:
+            puller.remove_pulled()
         registry.stop()
-        home.state_file.unlink(missing_ok=True)
+        home.state_file.unlink(missing_ok=True)  # last: `down` knows the clean-up is done
         home.stop_request.unlink(missing_ok=True)
-        if not keep:
+        if mode == "forget" or (mode == "abort" and not had_saved):
             forget(home)
+        elif mode == "abort":
+            shutil.rmtree(home.aws_dir, ignore_errors=True)
     return 0
 
 
 def forget(home: Home) -> None:
-    """Everything `up` wrote: the registry's images, the saved state, the profile."""
+    """Everything `up` wrote: the registry's images, the saved state, the profile, the log."""
     for folder in (home.registry_dir, home.saved_dir, home.aws_dir):
         shutil.rmtree(folder, ignore_errors=True)
     home.log_file.unlink(missing_ok=True)
@@ -111,11 +142,15 @@ def forget(home: Home) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     argv = sys.argv[1:] if argv is None else argv
     home, port = Home(Path(argv[0])), int(argv[1])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    return run(home, port)
+    try:
+        return run(home, port)
+    except KeyboardInterrupt:  # between the imports and run()'s own handling
+        return 0
 
 
 if __name__ == "__main__":

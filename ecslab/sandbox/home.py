@@ -58,13 +58,17 @@ def port_taken(port: int, address: str = "127.0.0.1") -> bool:
 
 
 def pid_alive(pid: int) -> bool:
+    """Running (a zombie, dead but not reaped yet, is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
 
 
 @dataclass
@@ -94,6 +98,13 @@ class Home:
     @property
     def saved_dir(self) -> Path:
         return self.path / "saved"
+
+    def saved_port(self) -> int | None:
+        """The port of a state kept by `down --keep` (its ECR URIs name it: the next `up` must use it)."""
+        try:
+            return int((self.saved_dir / "port").read_text())
+        except (OSError, ValueError):
+            return None
 
     def state(self) -> dict[str, Any] | None:
         try:

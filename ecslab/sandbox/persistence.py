@@ -34,7 +34,7 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def save(folder: Path, history: Any) -> None:
+def save(folder: Path, history: Any, port: int) -> None:
     from moto.backends import get_backend
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,6 +49,7 @@ def save(folder: Path, history: Any) -> None:
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
     (folder / STATE_FILE).write_bytes(buffer.getvalue())
     (folder / TRAIL_FILE).write_text(json.dumps(history.dump()))
+    (folder / "port").write_text(str(port))  # the ECR URIs saved name localhost:<port+1>
 
 
 def restore(folder: Path, history: Any) -> bool:
@@ -93,7 +94,7 @@ def restart_services(ecs: Any) -> int:
 
 
 def forget(folder: Path) -> None:
-    for name in (STATE_FILE, TRAIL_FILE):
+    for name in (STATE_FILE, TRAIL_FILE, "port"):
         (folder / name).unlink(missing_ok=True)
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()

@@ -40,7 +40,7 @@ class LoadBalancerProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_CONNECT(self) -> None:  # noqa: N802 - https is not proxied (https_proxy is not set)
+            def do_CONNECT(self) -> None:
                 self._plain(405, "ecs-lab sandbox: HTTPS is not proxied.\n")
 
             def _handle(self) -> None:
@@ -65,7 +65,7 @@ class LoadBalancerProxy:
                 else:
                     self._forward(host, parts.port or 80, path, self.headers.get("Host") or host)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
             def _forward(self, host: str, port: int, path: str, host_header: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

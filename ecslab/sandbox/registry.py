@@ -30,8 +30,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ecslab.local_ecs.registry import ECR_URI, PullError, ResolvedImage, pull_error
 
@@ -87,7 +88,7 @@ class RegistryProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "RegistryProcess":
+    def start(self, timeout: float = 20.0) -> RegistryProcess:
         binary = registry_binary()
         if binary is None:
             raise RegistryMissing("docker-registry")
@@ -166,6 +167,7 @@ class SandboxImages:
         self.docker = docker_client
         self._ecr = ecr_client
         self.store = store
+        self.pulled: set[str] = set()  # references pulled for tasks: untagged when the sandbox stops
 
     def resolve(self, reference: str) -> ResolvedImage:
         prefix = f"{self.store.host}/"
@@ -193,4 +195,14 @@ class SandboxImages:
         except APIError as error:
             raise PullError(f"CannotPullContainerError: pull image manifest: {reference}: "
                             f"{error.explanation or error}") from None
+        self.pulled.add(f"{self.store.host}/{name}@{found}")
         return ResolvedImage(reference, image.id, found)
+
+    def remove_pulled(self) -> None:
+        """Untag what the tasks pulled (the layers stay while another tag uses them)."""
+        from docker.errors import APIError
+
+        for reference in sorted(self.pulled):
+            with contextlib.suppress(APIError):
+                self.docker.images.remove(reference, noprune=False)
+        self.pulled.clear()

@@ -15,7 +15,7 @@ import tarfile
 import textwrap
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +82,17 @@ def build_garbage(client: Any, submission: Path) -> str:
 
 @contextmanager
 def held_tags(*tags: str, client: Any = None) -> Iterator[None]:
-    """The lab's local tags (image-classifier:latest, web-app:latest) for this test alone: the lock
-    held, the images the user had under them put back afterwards, those the test made untagged."""
+    """The lab's local tags (image-classifier:latest, web-app:latest) for this test alone: one lock per
+    tag (taken in one order: no deadlock), the images the user had under them put back afterwards,
+    those the test made untagged."""
     import docker
 
     client = client or docker.from_env()
     LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with ExitStack() as locks:
+        for tag in sorted(tags):
+            lock = locks.enter_context(open(LOCK.with_name(tag.replace(":", "-").replace("/", "-") + ".lock"), "w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         backups: dict[str, str] = {}
         for tag in tags:
             previous = _image_id(client, tag)
@@ -107,7 +110,6 @@ def held_tags(*tags: str, client: Any = None) -> Iterator[None]:
                     repository, name = tag.rsplit(":", 1)
                     client.api.tag(f"{BACKUP_REPOSITORY}:{backups[tag]}", repository, name)
                     client.api.remove_image(f"{BACKUP_REPOSITORY}:{backups[tag]}", noprune=True)
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextmanager
