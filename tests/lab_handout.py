@@ -17,7 +17,8 @@ its own; `Handout.grades()` reads them back.
 What the test changes in the text, and why (`SUBSTITUTIONS`): this machine has no Internet, so
 the photos of `IMAGE_1..3` (and the default URL of `ecs-lab run-classifier`) are served by a
 local server on the Docker bridge's gateway, and https://example.com/inexistant.jpg is that
-server's 404. Nothing else is changed.
+server's 404; and the placeholder [TASK-ID] becomes the id of the cluster's last stopped task.
+Nothing else is changed.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def substitutions(photos: PhotoServer) -> list[tuple[str, str]]:
     pairs = [(url, f"{photos.base}/{route}") for url, route in IMAGE_URLS.items()]
     # `ecs-lab run-classifier` alone classifies the tiger of the Internet: the same photo, served here.
     pairs.append(("ecs-lab run-classifier\n", 'ecs-lab run-classifier --image-url "$IMAGE_1"\n'))
+    # The student reads [TASK-ID] in run-classifier's output: the test takes the last task of the cluster.
+    pairs.append(("[TASK-ID]", "$(aws ecs list-tasks --cluster ecs-lab-cluster --desired-status STOPPED "
+                               "--query 'taskArns[-1]' --output text | awk -F/ '{print $NF}')"))
     return pairs
 
 

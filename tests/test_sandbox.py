@@ -21,11 +21,13 @@ Needs a Docker engine, Debian's docker-registry and the project's base image
 from __future__ import annotations
 
 import os
+import json
 import pickle
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -138,6 +140,16 @@ def test_up_status_env_second_up_loopback_and_down_leaves_nothing(tmp_path):
         assert sandbox.state() == state  # the running sandbox is untouched
 
         assert_loopback_only(state)
+
+        # `pytest --tier sandbox`: the aws tier against the running sandbox, no `eval` needed. The empty
+        # account is what the final clean-up leaves: final_cleanup is met.
+        graded = subprocess.run([sys.executable, "-m", "pytest", "--tier", "sandbox", "--stage", "final", "-q",
+                                 "-p", "no:cacheprovider", f"--report-dir={tmp_path / 'reports'}"], cwd=ROOT,
+                                capture_output=True, text=True, env=sandbox.environment(), timeout=180, check=False)
+        assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-2000:]
+        report = json.loads((tmp_path / "reports" / "report.json").read_text())
+        final = next(c for c in report["checkpoints"] if c["id"] == "final_cleanup")
+        assert (final["status"], final["score"]) == ("passed", 2.0), final
 
         down = sandbox.down()
         assert "Bac à sable arrêté" in down.stdout, down.stdout
@@ -379,6 +391,11 @@ def test_ctrl_c_during_up_stops_the_daemon_and_leaves_nothing(tmp_path, docker_c
 # --- not running ------------------------------------------------------------------------------------
 def test_not_running_status_env_and_unset(tmp_path):
     sandbox = Sandbox(tmp_path / "home")
+    graded = subprocess.run([sys.executable, "-m", "pytest", "--tier", "sandbox", "-q", "-p", "no:cacheprovider",
+                             f"--report-dir={tmp_path / 'reports'}"], cwd=ROOT, capture_output=True, text=True,
+                            env=sandbox.environment(), timeout=120, check=False)
+    assert graded.returncode == 4 and "ecs-lab sandbox up" in graded.stderr, graded.stderr[-2000:]
+    assert not (tmp_path / "reports").exists()  # a usage error: nothing written
     for lang, words in ((None, "ne tourne pas"), ("en", "is not running")):
         status = sandbox.run("status", lang=lang)
         assert status.returncode == 3 and words in one_line(status.stderr) and status.stdout == "", status
