@@ -2,9 +2,10 @@
 
 from grading_support import gradescope_schema, graded_once, reference, shared_dir, template  # noqa: F401 - fixtures
 
-# Files of one test that takes minutes (a virtual environment installed from the package index):
-# collected first, so that `-n 2 --dist loadfile` starts them first instead of ending on them.
-STARTED_FIRST = ("test_readme_commands.py",)
+# Files whose tests take minutes (a virtual environment installed from the package index, LAB.md's
+# whole handout against the sandbox): collected first, so that `-n 2 --dist loadfile` starts them
+# first, on both workers, instead of ending on them.
+STARTED_FIRST = ("test_readme_commands.py", "test_lab_handout.py", "test_lab_handout_variants.py")
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -1,5 +1,5 @@
 """Runs of the handout that stray from it, against the sandbox, each graded exactly: a run that
-stops after step 6, one that pushes the wrong image as the web image, one that skips step 8.
+stops after step 6 (then goes on skipping step 8), and one that pushes the wrong image as the web image.
 
 Each is LAB.md's own blocks (tests/lab_handout.py), cut or changed where the student strays, then
 the aws tier's grade. The grades are what the checks can see in such an account, no more: the
@@ -18,6 +18,7 @@ from lab_handout import (
     Handout,
     PhotoServer,
     docker_bridge_gateway,
+    extra_block,
     grade_block,
     lab_blocks,
     project_copy,
@@ -86,12 +87,26 @@ PART1_DONE = {"stacks": ("passed", 8.0), "cluster": ("passed", 5.0), "web_image_
               "web_task_definition": ("passed", 5.0), "web_service": ("passed", 10.0)}
 
 
-def test_a_run_that_stops_after_step_6(lab):
-    """Everything of Part 1 works (step 7 only looks at it); step 8's deletions are not done: of its
-    four checks, only "what step 8 keeps is still there" holds; nothing of Part 2, no clean-up."""
-    handout = run(lab, "after-step-6", [*until("Étape 7"), SERVICE_STABLE, grade_block("all"), SANDBOX_DOWN])
+def test_a_run_that_stops_after_step_6_then_one_that_skips_step_8(lab, photos):
+    """One account, graded twice. First as the student who stops after step 6: everything of Part 1
+    works (step 7 only looks at it); step 8's deletions are not done: of its four checks, only "what
+    step 8 keeps is still there" holds; nothing of Part 2, no clean-up. Then the same student goes on,
+    skips step 8 and does Part 2 (steps 9 to 12, not the bonus): at the Part 2 grade the service, the
+    ALB and its target group are still there, cleanup_step8 keeps only that same check; Part 2 is not
+    affected; the bonus is not done."""
+    blocks = [b for b in lab_blocks() if b.runs]
+    step7, step8 = section_index(blocks, "Étape 7"), section_index(blocks, "Étape 8")
+    step9, bonus = section_index(blocks, "Étape 9"), section_index(blocks, "Étape Bonus")
+    handout = run(lab, "stray", [*blocks[:step7], SERVICE_STABLE, grade_block("all"),
+                                 *blocks[step7:step8], *blocks[step9:bonus], grade_block("part2"), SANDBOX_DOWN],
+                  photos)
     assert_ran(handout)
     assert grades(handout, "all") == failed_except(**PART1_DONE, cleanup_step8=("partial", 1.25))
+    assert grades(handout, "part1") == PART1_DONE  # the handout's own Part 1 checkpoint, at step 7
+    assert grades(handout, "part2") == {
+        **PART1_DONE, "cleanup_step8": ("partial", 1.25), "classifier_image_pushed": ("passed", 8.0),
+        "task_definition": ("passed", 10.0), "classification_result": ("passed", 7.0),
+        "bonus_task_exit_0": ("failed", 0.0), "bonus_result_in_s3": ("failed", 0.0)}
 
 
 def test_a_run_that_pushes_the_wrong_image(lab):
@@ -99,31 +114,10 @@ def test_a_run_that_pushes_the_wrong_image(lab):
     under web-app:latest): it is in ECR for linux/amd64, so web_image_pushed holds; the sandbox
     runs what was pushed, the tasks exit at once, nothing answers behind the ALB."""
     wrong = [("ecs-lab push web\n", 'docker tag "$ECS_LAB_BASE_IMAGE" web-app:latest\necs-lab push web\n')]
-    wait = lab_wait("sleep 20")
+    wait = extra_block("sleep 20", "the test: time passes")
     handout = run(lab, "wrong-image", [*until("Étape 7"), wait, grade_block("part1"), SANDBOX_DOWN], wrong)
     assert_ran(handout)
     # web_service: its service checks hold (created with 2 tasks, Fargate, the ALB's target group),
     # its running checks fail: 2 RUNNING tasks, healthy targets, the ALB answering from 2 tasks.
     assert grades(handout, "part1") == {**PART1_DONE, "web_service": ("partial", 2.0)}
 
-
-def lab_wait(command: str):
-    from lab_handout import extra_block
-
-    return extra_block(command, "the test: time passes")
-
-
-def test_a_run_that_skips_step_8(lab, photos):
-    """Part 1, then straight to Part 2 (steps 9 to 12, not the bonus) without step 8: the service, the
-    ALB and its target group are still there at the Part 2 grade: cleanup_step8 keeps only its
-    check of what step 8 keeps; Part 2 is not affected; the bonus is not done."""
-    blocks = [b for b in lab_blocks() if b.runs]
-    step8, part2 = section_index(blocks, "Étape 8"), section_index(blocks, "Étape 9")
-    chosen = [*blocks[:step8], *blocks[part2:section_index(blocks, "Étape Bonus")], grade_block("part2"), SANDBOX_DOWN]
-    handout = run(lab, "skips-step-8", chosen, photos)
-    assert_ran(handout)
-    assert grades(handout, "part1") == PART1_DONE
-    assert grades(handout, "part2") == {
-        **PART1_DONE, "cleanup_step8": ("partial", 1.25), "classifier_image_pushed": ("passed", 8.0),
-        "task_definition": ("passed", 10.0), "classification_result": ("passed", 7.0),
-        "bonus_task_exit_0": ("failed", 0.0), "bonus_result_in_s3": ("failed", 0.0)}
