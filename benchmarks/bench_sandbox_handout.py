@@ -42,11 +42,6 @@ from sandbox_support import free_port_base
 TARGET_S = 300.0
 
 
-def step_of(heading: str) -> str:
-    """The handout's step a block belongs to ("Étape 7", "Étape Bonus 2", or its section)."""
-    return heading.split(":")[0].strip()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
@@ -74,7 +69,7 @@ def main() -> int:
             sys.exit(f"LAB.md block {handout.failed_block.number} (line {handout.failed_block.line}) failed")
         steps: dict[str, float] = defaultdict(float)
         for block, seconds in handout.block_times():
-            steps[step_of(block.heading)] += seconds
+            steps[block.step or block.heading] += seconds
         runs = handout.pytest_runs()
 
     offline = [seconds for arguments, seconds, _ in runs if "--tier" not in arguments]

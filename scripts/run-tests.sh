@@ -14,4 +14,4 @@ bash scripts/setup-browser.sh
 eval "$(bash scripts/setup-docker.sh)"
 export ECS_LAB_BASE_IMAGE ECS_LAB_BUILD_NETWORK TESTCONTAINERS_RYUK_DISABLED
 python scripts/build_test_model.py
-exec python -m pytest tests -n 2 --dist loadfile -p no:cacheprovider "$@"
+exec python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider "$@"

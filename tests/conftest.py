@@ -4,7 +4,8 @@ from grading_support import gradescope_schema, graded_once, reference, shared_di
 
 # Files whose tests take minutes (a virtual environment installed from the package index, LAB.md's
 # whole handout against the sandbox): collected first, so that `-n 2 --dist loadfile` starts them
-# first, on both workers, instead of ending on them.
+# first, instead of ending on them (scripts/run-tests.sh keeps this order: --no-loadscope-reorder; xdist
+# would otherwise start with the files that hold the most tests).
 STARTED_FIRST = ("test_readme_commands.py", "test_lab_handout.py", "test_lab_handout_variants.py")
 
 

@@ -27,6 +27,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAB = ROOT / "LAB.md"
 END_HEADING = "## Dépannage"
+STEP_HEADINGS = ("Étape", "Points de contrôle", "Validation")  # a ### heading that is a step of its own
 MARKER = re.compile(r"^<!-- sandbox: (skip|only|shows-a-failure)(?::\s*(.*?))? -->$")
 IMAGE_URLS = {  # LAB.md's photos -> the local server's route
     "https://huggingface.co/datasets/Xenova/transformers.js-docs/resolve/main/tiger.jpg": "tiger.png",
@@ -57,6 +59,7 @@ class Block:
     code: str
     marker: str | None = None  # skip, only, shows-a-failure
     reason: str = ""
+    step: str = ""  # the handout's step or section ("Étape 2" for a block under a sub-heading of step 2)
 
     @property
     def runs(self) -> bool:
@@ -67,13 +70,15 @@ def lab_blocks(text: str | None = None) -> list[Block]:
     """Every ```bash block of LAB.md before "## Dépannage", with its marker."""
     lines = (LAB.read_text(encoding="utf-8") if text is None else text).splitlines()
     blocks: list[Block] = []
-    heading, previous, index = "", "", 0
+    heading, step, previous, index = "", "", "", 0
     while index < len(lines):
         line = lines[index]
         if line.startswith(END_HEADING):
             break
         if line.startswith("#") and not line.startswith("#!"):
             heading = line.lstrip("#").strip()
+            if line.startswith("## ") or heading.startswith(STEP_HEADINGS):
+                step = heading.split(":")[0].strip()
         if line.strip() == "```bash":
             start, body = index + 1, []
             index += 1
@@ -82,7 +87,7 @@ def lab_blocks(text: str | None = None) -> list[Block]:
                 index += 1
             marker = MARKER.match(previous.strip())
             blocks.append(Block(len(blocks) + 1, start, heading, "\n".join(body) + "\n",
-                                marker[1] if marker else None, (marker[2] or "") if marker else ""))
+                                marker[1] if marker else None, (marker[2] or "") if marker else "", step))
         if line.strip():
             previous = line
         index += 1
@@ -203,9 +208,11 @@ class Handout:
             path = folder / f"{index:03d}-{block.number:03d}.sh"
             path.write_text(code)
             strict = "set +e" if block.marker == "shows-a-failure" else "set -e"
-            parts.append(f'echo "@@ block {block.number} (LAB.md line {block.line}, {block.heading}) @$EPOCHREALTIME"\n'
+            # A newline first: a block's output may not end with one (aws s3 cp ... -).
+            label = shlex.quote(f"{block.number} (LAB.md line {block.line}, {block.heading})")
+            parts.append(f"printf '\\n@@ block %s @%s\\n' {label} \"$EPOCHREALTIME\"\n"
                          f"{strict}\nsource {path}\nset +e\n")
-        parts.append('echo "@@ done @$EPOCHREALTIME"\n')
+        parts.append('printf "\\n@@ done @%s\\n" "$EPOCHREALTIME"\n')
         return "".join(parts)
 
     def run(self, blocks: list[Block], timeout: float = 900) -> Handout:
