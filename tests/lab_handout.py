@@ -299,7 +299,17 @@ def grade_block(stage: str) -> Block:
     return extra_block(f"pytest --tier aws --profile aws-labs --stage {stage}", f"the test: grade, --stage {stage}")
 
 
-SERVICE_STABLE = extra_block(
-    "aws ecs wait services-stable --cluster ecs-lab-cluster --services web-service --profile aws-labs "
-    "--region eu-west-1", "the test: time passes (the service becomes stable)")
+# Time passes until both tasks answer behind the ALB (what `aws ecs wait services-stable` waits for,
+# without its first 15 s pause): two RUNNING tasks, two hostnames answering through the ALB.
+SERVICE_STABLE = extra_block("""
+ALB=$(aws cloudformation describe-stacks --stack-name ecs-lab-infrastructure \\
+  --query 'Stacks[0].Outputs[?OutputKey==`LoadBalancerDNS`].OutputValue' --output text --profile aws-labs)
+for attempt in $(seq 120); do
+  running=$(aws ecs describe-services --cluster ecs-lab-cluster --services web-service \\
+    --query 'services[0].runningCount' --output text --profile aws-labs)
+  hosts=$(for i in 1 2 3 4; do curl -s "http://$ALB/"; echo; done | grep -o '"hostname":"[^"]*"' | sort -u | wc -l)
+  [ "$running" = 2 ] && [ "$hosts" = 2 ] && break
+  sleep 1
+done
+""", "the test: time passes (the service becomes stable)")
 SANDBOX_DOWN = extra_block("ecs-lab sandbox down", "the test: the sandbox stops")
