@@ -307,7 +307,8 @@ ALB=$(aws cloudformation describe-stacks --stack-name ecs-lab-infrastructure \\
 for attempt in $(seq 120); do
   running=$(aws ecs describe-services --cluster ecs-lab-cluster --services web-service \\
     --query 'services[0].runningCount' --output text --profile aws-labs)
-  hosts=$(for i in 1 2 3 4; do curl -s "http://$ALB/"; echo; done | grep -o '"hostname":"[^"]*"' | sort -u | wc -l)
+  hosts=$(for i in 1 2 3 4; do curl -s "http://$ALB/"; echo; done | { grep -o '"hostname":"[^"]*"' || true; } \\
+    | sort -u | wc -l)
   [ "$running" = 2 ] && [ "$hosts" = 2 ] && break
   sleep 1
 done

@@ -104,7 +104,10 @@ def test_the_whole_handout_runs_and_scores_100_and_the_whole_bonus(handout):
 
 
 def run(lab, name: str, blocks, replacements=()) -> Handout:
+    """One run in a fresh sandbox: whatever an earlier run left (a failed one stops early) is erased first."""
     workdir, environment = lab
+    subprocess.run([sys.executable, "-m", "ecslab.cli", "sandbox", "down"], env=environment, capture_output=True,
+                   timeout=120, check=False)
     return Handout(workdir, environment, list(replacements), name=name).run(blocks)
 
 
