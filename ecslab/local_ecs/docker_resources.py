@@ -15,6 +15,8 @@ import threading
 import uuid
 from typing import Any
 
+from ecslab.processes import pid_alive
+
 log = logging.getLogger(__name__)
 
 RUN_LABEL = "ecs-lab.local-ecs"
@@ -24,16 +26,6 @@ RUN_ID_VARIABLE = "ECS_LAB_LOCAL_RUN_ID"  # lets a caller (a test) know the run 
 
 def _owner() -> str:
     return f"{socket.gethostname()}/{os.getpid()}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DockerResources:
@@ -127,7 +119,7 @@ class DockerResources:
         for item in [*containers, *networks]:
             labels = item.get("Labels") or {}
             owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition("/")
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
                 dead_runs.add(labels.get(RUN_LABEL, ""))
         for container in containers:
             if (container.get("Labels") or {}).get(RUN_LABEL) in dead_runs:

@@ -134,14 +134,7 @@ def _abort(home: Home, pid: int) -> None:
     if not _stop(home, pid, "abort"):
         _remove_leftovers(None, home, home.state() or {})
     home.stop_request.unlink(missing_ok=True)
-    if had_saved:
-        import shutil
-
-        shutil.rmtree(home.aws_dir, ignore_errors=True)
-    else:
-        from ecslab.sandbox.daemon import forget
-
-        forget(home)
+    home.abandon(kept_before=had_saved)
 
 
 def _stop(home: Home, pid: int, mode: str) -> bool:
@@ -195,10 +188,8 @@ def cmd_down(ctx: Any) -> int:
     state = home.state()
     if state is None:
         if not keep:  # `down` also erases a state kept by an earlier `down --keep`
-            from ecslab.sandbox.daemon import forget
-
             kept = home.saved_dir.is_dir()
-            forget(home)
+            home.erase()
             if kept:
                 ctx.console.say("sandbox_stopped")
                 return 0
@@ -213,9 +204,7 @@ def cmd_down(ctx: Any) -> int:
     else:
         _remove_leftovers(ctx, home, state)
     if not keep:
-        from ecslab.sandbox.daemon import forget
-
-        forget(home)
+        home.erase()
     home.stop_request.unlink(missing_ok=True)
     ctx.console.say("sandbox_stopped_kept" if keep else "sandbox_stopped")
     return 0

@@ -29,10 +29,8 @@ def _interrupt(signum: int, frame: object) -> None:
 if __name__ == "__main__":  # before anything slow: a `down` during the imports still cleans up
     signal.signal(signal.SIGTERM, _interrupt)
 
-import contextlib
 import logging
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -125,20 +123,11 @@ def run(home: Home, port: int) -> int:
         registry.stop()
         home.state_file.unlink(missing_ok=True)  # last: `down` knows the clean-up is done
         home.stop_request.unlink(missing_ok=True)
-        if mode == "forget" or (mode == "abort" and not had_saved):
-            forget(home)
+        if mode == "forget":
+            home.erase()
         elif mode == "abort":
-            shutil.rmtree(home.aws_dir, ignore_errors=True)
+            home.abandon(kept_before=had_saved)
     return 0
-
-
-def forget(home: Home) -> None:
-    """Everything `up` wrote: the registry's images, the saved state, the profile, the log."""
-    for folder in (home.registry_dir, home.saved_dir, home.aws_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    home.log_file.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        home.path.rmdir()  # only when empty: a folder the user chose keeps what else it holds
 
 
 def main(argv: list[str] | None = None) -> int:

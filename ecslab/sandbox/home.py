@@ -13,8 +13,10 @@ endpoint) on 127.0.0.1:<port>, the registry on <port>+1, the load balancers' pro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,9 @@ from typing import Any
 
 from ecslab import DEFAULT_PROFILE
 from ecslab.facts import REGION
+from ecslab.processes import pid_alive
+
+__all__ = ["Home", "default_home", "default_port", "pid_alive", "port_taken"]
 
 DEFAULT_PORT = 4580
 HOME_ENV = "ECS_LAB_SANDBOX_HOME"
@@ -55,20 +60,6 @@ def port_taken(port: int, address: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
-
-
-def pid_alive(pid: int) -> bool:
-    """Running (a zombie, dead but not reaped yet, is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): the signal said it exists
 
 
 @dataclass
@@ -118,6 +109,21 @@ class Home:
         if state and pid_alive(int(state.get("pid", 0))):
             return state
         return None
+
+    def erase(self) -> None:
+        """Everything `up` wrote: the registry's images, the saved state, the profile, the log."""
+        for folder in (self.registry_dir, self.saved_dir, self.aws_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        self.log_file.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()  # only when empty: a folder the user chose keeps what else it holds
+
+    def abandon(self, kept_before: bool) -> None:
+        """After an `up` that did not finish: a state kept earlier stays as it was; the rest goes."""
+        if kept_before:
+            shutil.rmtree(self.aws_dir, ignore_errors=True)
+        else:
+            self.erase()
 
     def write_state(self, state: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

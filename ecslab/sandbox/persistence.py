@@ -92,9 +92,3 @@ def restart_services(ecs: Any) -> int:
                     services += 1
     return services
 
-
-def forget(folder: Path) -> None:
-    for name in (STATE_FILE, TRAIL_FILE, "port"):
-        (folder / name).unlink(missing_ok=True)
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
