@@ -127,13 +127,19 @@ class PhotoServer:
 
 
 def docker_bridge_gateway() -> str:
+    """The host's address on Docker's default bridge, found as the local ECS finds its own network's."""
     import docker
+
+    from ecslab.local_ecs.host_address import network_gateway
 
     client = docker.from_env()
     try:
-        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        gateway = network_gateway(client.networks.get("bridge"))
     finally:
         client.close()
+    if gateway is None:
+        raise RuntimeError("Docker's default bridge has no address on this host (neither a gateway nor docker0)")
+    return gateway
 
 
 def substitutions(photos: PhotoServer) -> list[tuple[str, str]]:

@@ -321,16 +321,17 @@ class _EndpointSession:
 
 
 def docker_gateways(network_name: str) -> set[str]:
-    """The IPAM gateways of a Docker network (the host's addresses on it)."""
+    """The host's addresses on a Docker network (its gateways, or its bridge interface's)."""
     import docker
+
+    from ecslab.local_ecs.host_address import network_gateways
 
     client = docker.from_env(timeout=60)
     try:
         attrs = client.networks.get(network_name).attrs
     finally:
         client.close()
-    return {entry["Gateway"].split("/")[0] for entry in (attrs.get("IPAM") or {}).get("Config") or []
-            if entry.get("Gateway")}
+    return set(network_gateways(attrs))
 
 
 def listening_sockets(pid: int) -> list[tuple[int, str, int]]:

@@ -38,10 +38,36 @@ def _bindable(address: str) -> bool:
 
 
 def network_gateway(network) -> str | None:
-    for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
-        if config.get("Gateway"):
-            return config["Gateway"].split("/")[0]
-    return None
+    """The host's address on a Docker network: its IPAM gateway, or, where the engine does not
+    report one (a dockerd just started may describe the default bridge with its subnet only), the
+    IPv4 address of the network's bridge interface (docker0, br-<id>)."""
+    return next(iter(network_gateways(network.attrs)), None)
+
+
+def network_gateways(attrs: dict) -> list[str]:
+    """Every host address of a network description (`docker network inspect`'s object)."""
+    found = [config["Gateway"].split("/")[0] for config in (attrs.get("IPAM") or {}).get("Config") or []
+             if config.get("Gateway")]
+    if not found:
+        interface = ((attrs.get("Options") or {}).get("com.docker.network.bridge.name")
+                     or (f"br-{attrs['Id'][:12]}" if attrs.get("Driver") == "bridge" and attrs.get("Id") else None))
+        address = interface_address(interface) if interface else None
+        found = [address] if address else []
+    return found
+
+
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a network interface of this host (None: no such interface, or not Linux)."""
+    import fcntl
+    import struct
+
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            answer = fcntl.ioctl(sock.fileno(), siocgifaddr, struct.pack("256s", name[:15].encode()))
+        except OSError:
+            return None
+    return socket.inet_ntoa(answer[20:24])
 
 
 def resolve_host_address(network) -> HostAddress:
