@@ -105,6 +105,16 @@ class Text:
         return self.en if lang == "en" else self.fr
 
 
+class NotGraded(Exception):
+    """Not a verdict on the student's work: the grader could not judge it (a limit of its own, said
+    in both languages). Like any exception of a check that is not a CheckFailed, the check is then
+    not graded, with this reason."""
+
+    def __init__(self, reason: Text) -> None:
+        super().__init__(reason.en)
+        self.reason = reason
+
+
 @dataclass
 class CheckFailed(AssertionError):
     """A check's verdict on the student's work, with bilingual feedback."""

@@ -28,7 +28,7 @@ import pytest
 from ecslab.facts import PROFILE, REGION
 from grader import i18n
 from grader.catalogue import CHECKS_DIR, TIERS, CatalogueError, load_catalogue
-from grader.feedback import LANGUAGES, CheckFailed, Text
+from grader.feedback import LANGUAGES, CheckFailed, NotGraded, Text
 
 PROJECT = CHECKS_DIR.parent  # the project this grader belongs to
 DEFAULT_SUBMISSION = "student_template"
@@ -431,6 +431,8 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _grader_failure(error: BaseException | None, call: pytest.CallInfo, item: pytest.Item, lang: str) -> str:
     if error is None:
         return i18n.harness_error("?", lang)
+    if isinstance(error, NotGraded):
+        return i18n.harness_error(error.reason(lang), lang)
     text = str(error)
     if "Timeout" in text and "pytest-timeout" in text:
         marker = item.get_closest_marker("timeout")

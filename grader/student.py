@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.feedback import Text, fail, shorten
+from grader.feedback import NotGraded, Text, fail, shorten
 from grader.worker.process import ImportProblem, Outcome, Worker, WorkerFailure
 from grader.worker.values import StudentError
 
@@ -26,13 +26,16 @@ class Student:
     """The student's code for one check: a child of the worker, forked at the first call."""
 
     def __init__(self, worker: Worker, clock: Any = None, *, time_limit_s: float = 15.0,
-                 on_process: Any = None, flags: list[str] | None = None, endless: set[str] | None = None) -> None:
+                 on_process: Any = None, flags: list[str] | None = None, endless: set[str] | None = None,
+                 real_waits: dict[str, Outcome] | None = None) -> None:
         self.worker = worker
         self.clock = clock
         self.time_limit_s = time_limit_s
         self.on_process = on_process  # called with the check's process once forked
         self.flags = flags if flags is not None else []
         self.endless = endless if endless is not None else set()  # targets that never returned in this run
+        # targets that waited in real time in a way the virtual clock could not cover: not graded again
+        self.real_waits = real_waits if real_waits is not None else {}
         self._process = None
 
     @property
@@ -74,14 +77,20 @@ class Student:
 
     def run(self, target: str, label: str, args: tuple, kwargs: dict, keep: str | None = None,
             time_limit_s: float | None = None) -> Outcome:
+        """The call's outcome; NotGraded when it waited in real time beyond what the virtual clock covers."""
         if target in self.endless:
             return Outcome("timeout", detail="again")
+        if target in self.real_waits:
+            raise NotGraded(failure_text(self.real_waits[target], label))
         outcome = self.process.call(target, args, kwargs, keep=keep, time_limit_s=time_limit_s or self.time_limit_s)
         for flag in outcome.flags:
             if flag not in self.flags:
                 self.flags.append(flag)
         if outcome.status == "timeout":
             self.endless.add(target)
+        if outcome.status == "real_wait":  # not an answer to judge: the grader's limit, the check is not graded
+            self.real_waits[target] = Outcome("real_wait", detail=outcome.detail, reason=outcome.reason)
+            raise NotGraded(failure_text(outcome, label))
         return outcome
 
 
@@ -197,6 +206,14 @@ def failure_text(outcome: Outcome, what: str) -> Text:
                     "sans limite de temps ?",
                     f"{what} does not answer: stopped after {outcome.detail} s. An endless loop, or a wait "
                     "without a time limit?")
+    if status == "real_wait":
+        seen = outcome.reason if isinstance(outcome.reason, Text) else Text(outcome.detail, outcome.detail)
+        return Text(f"{what} attend en temps réel, d'une façon que le correcteur ne sait pas faire passer en temps "
+                    f"virtuel ; arrêtée à la limite de temps. Vu : {seen.fr}. Un programme lancé sans "
+                    "l'environnement reçu (LD_PRELOAD), ou une entrée-sortie qui ne répond jamais ?",
+                    f"{what} waits in real time, in a way the grader cannot turn into virtual time; stopped at "
+                    f"the time limit. Seen: {seen.en}. A program started without the environment it was given "
+                    "(LD_PRELOAD), or I/O that never answers?")
     if status == "endless":
         hours = float(outcome.detail or 0) / 3600
         return Text(f"{what} tourne sans fin : aucune limite de temps n'arrête la boucle (arrêtée après "

@@ -95,6 +95,11 @@ class AwsRequests:
         self.scenario: Scenario | None = None
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
+        # On the virtual clock, time does not advance while a request is being served (until its
+        # response is sent): its answer may be what the student's code is waiting for.
+        return served(getattr(self.scenario, "clock", None), self._respond, environ, start_response)
+
+    def _respond(self, environ: dict, start_response: Callable) -> Any:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             # moto's own controls (reset, state manager, seed, dashboard) belong to the scorer alone.
             return _json_response(start_response, 403, {"__type": "AccessDenied", "message": "moto-api is closed"})
@@ -142,6 +147,38 @@ class AwsRequests:
             if scenario.on_stop is not None:
                 scenario.on_stop(stop.reason)
             return _json_response(start_response, 400, {"__type": "GraderStopped", "message": str(stop)})
+
+
+class _Served:
+    """A response body that says when the server has sent it (WSGI calls `close`)."""
+
+    def __init__(self, body: Any, done: Callable[[], None]) -> None:
+        self.body, self.done = body, done
+
+    def __iter__(self) -> Any:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
+
+
+def served(clock: Any, app: Callable, environ: dict, start_response: Callable) -> Any:
+    """`app`'s response, counted in `clock`'s requests in flight until it is sent (clocks that count)."""
+    serving = getattr(clock, "serving", None)
+    if serving is None:
+        return app(environ, start_response)
+    counted = serving()
+    counted.__enter__()
+    try:
+        body = app(environ, start_response)
+    except BaseException:
+        counted.__exit__(None, None, None)
+        raise
+    return _Served(body, lambda: counted.__exit__(None, None, None))
 
 
 def _run(app: Any, environ: dict) -> tuple[int, list, bytes]:

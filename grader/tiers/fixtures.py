@@ -44,7 +44,7 @@ def student(pytestconfig: pytest.Config, world, account) -> Iterator[Student]:
             account.requests.on_stop = process.stop
 
     runner = Student(worker, account.clock, time_limit_s=world.call_time_limit_s, on_process=attach,
-                     flags=world.flags, endless=world.endless)
+                     flags=world.flags, endless=world.endless, real_waits=getattr(world, "real_waits", None))
     try:
         yield runner
     finally:

@@ -13,6 +13,7 @@ killed (a check's child, its children, and any orphan they left).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -33,7 +34,11 @@ from typing import Any
 
 import psutil
 
+from grader.feedback import Text
+from grader.worker import clock as timeshim
 from grader.worker import sandbox
+from grader.worker.clock import procfs
+from grader.worker.clock.server import ClockServer, Session
 from grader.worker.values import Garbage, StudentError, decode, decode_error, encode
 
 START_TIME_LIMIT_S = 60
@@ -73,7 +78,10 @@ class Output:
 class Outcome:
     """What happened when the scorer asked the worker to run one function of the student's."""
 
-    status: str  # returned | raised | missing | timeout | crashed | exited | stopped | endless | garbage
+    # returned | raised | missing | timeout | crashed | exited | stopped | endless | garbage, or
+    # real_wait: stopped by the wall limit while waiting in real time in a way the grader could not
+    # make virtual (what was seen in `reason`): the grader's limit, not a verdict on the code
+    status: str
     value: Any = None
     error: StudentError | None = None
     missing: str = ""  # the attribute that does not exist
@@ -93,12 +101,13 @@ class CheckProcess:
     """A check's own child of the worker: its calls, its output, its end."""
 
     def __init__(self, worker: "Worker", control: socket.socket, out_fd: int, err_fd: int, pid: int,
-                 clock: Any) -> None:
+                 clock: Any, session: Session | None = None) -> None:
         self.worker = worker
         self.control = control
         self.out_fd, self.err_fd = out_fd, err_fd
         self.pid = pid  # in the worker's namespace
         self.clock = clock
+        self.session = session  # the check's session of the worker's clock server (the time shim)
         self._buffer = bytearray()
         self._stop_reason: Any = None
         self._death: Outcome | None = None  # how the child ended, for the calls that come after
@@ -116,13 +125,24 @@ class CheckProcess:
             self.control.sendall(struct.pack(">I", len(data)) + data)
         except OSError:
             return self._ended(out, err, started)
+        if self.session is not None:
+            self.session.calling(True)
+        try:
+            return self._serve_call(out, err, started, time_limit_s)
+        finally:
+            if self.session is not None:
+                self.session.calling(False)
+
+    def _serve_call(self, out: Output, err: Output, started: float, time_limit_s: float) -> Outcome:
+        cpu_before = self._cpu() if self.worker.clock_mode == "virtual" else 0.0
         deadline = started + time_limit_s
         streams = {self.control.fileno(): None, self.out_fd: out, self.err_fd: err}
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                outcome = self._wall_limit(time_limit_s, cpu_before, time.monotonic() - started)
                 self.kill()
-                return self._finish(Outcome("timeout", detail=f"{time_limit_s:g}"), out, err, started)
+                return self._finish(outcome, out, err, started)
             ready, _, _ = select.select(list(streams), [], [], min(remaining, 1.0))
             for fd in ready:
                 if fd != self.control.fileno():
@@ -157,6 +177,28 @@ class CheckProcess:
                     else:
                         self.kill()
                         return self._finish(Outcome("garbage", detail="unknown message"), out, err, started)
+
+    def _cpu(self) -> float:
+        return procfs.cpu_seconds(self.worker.check_pids())
+
+    def _wall_limit(self, time_limit_s: float, cpu_before: float, wall_s: float) -> Outcome:
+        """The call reached its wall limit: an endless loop, a wait for nothing, or a real wait.
+
+        On the virtual clock, correct code never waits in real time; when it does (a program the
+        time shim is not in, I/O that never answers...), what was seen is said, and the check is
+        not graded: the grader's limit, not the student's fault. A loop that computes without end,
+        or a wait that nothing will end, keep their verdict.
+        """
+        timeout = Outcome("timeout", detail=f"{time_limit_s:g}")
+        if self.worker.clock_mode != "virtual":
+            return timeout
+        pids = self.worker.check_pids()
+        registered = self.session.registered() if self.session is not None else set()
+        finding = procfs.inspect(pids, registered, max(procfs.cpu_seconds(pids) - cpu_before, 0.0), wall_s)
+        if finding.kind != "real_wait":
+            return timeout
+        seen = finding.text()
+        return Outcome("real_wait", detail=seen.en, reason=seen)
 
     def _message(self) -> dict | Outcome | None:
         if len(self._buffer) < 4:
@@ -213,6 +255,9 @@ class CheckProcess:
         """The control socket closed: the child died. How (exit code, signal) comes from the worker."""
         if self._stop_reason is not None:
             return self._finish(Outcome("stopped", reason=self._stop_reason), out, err, started)
+        if self.session is not None and self.session.over_limit:  # the clock server stopped it
+            self.kill()
+            return self._finish(Outcome("endless", detail=self.clock.describe_limit()), out, err, started)
         status = self.worker.exit_status(self.pid)
         self.kill()
         if status is None:
@@ -251,6 +296,8 @@ class CheckProcess:
 
     def close(self) -> None:
         self.kill()
+        if self.session is not None:
+            self.session.end()
         self.worker.forget_session(self.pid)
         for closer in (self.control.close, lambda: os.close(self.out_fd), lambda: os.close(self.err_fd)):
             try:
@@ -326,6 +373,8 @@ class Worker:
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
         self._fds: list[int] = []
         self._keep: set[int] = set()
+        self._clock: ClockServer | None = None  # the time shim's server (virtual clock, where it works)
+        self.clock_kind = ""  # "shim" | "python" (the fallback) | "" (real clock)
 
     # --- life ----------------------------------------------------------------------------------
     def __enter__(self) -> "Worker":
@@ -357,9 +406,14 @@ class Worker:
             if name not in self.problems:
                 shutil.copyfile(path, self._private / "student" / f"{name}.py")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        plan = sandbox.plan(self._private, worker_fd=theirs.fileno(), environment=self.environment,
-                            settings={"region": self.region, "clock": self.clock_mode, "docker_url": self.docker_url},
-                            unix_endpoints=self.unix_endpoints, forbidden_paths=self.forbidden_paths)
+        self._start_clock()
+        clock_folder = [str(self._clock.folder)] if self._clock else []
+        plan = sandbox.plan(self._private, worker_fd=theirs.fileno(),
+                            environment={**self.environment, **self._clock_environment()},
+                            settings={"region": self.region, "clock": self.clock_mode, "docker_url": self.docker_url,
+                                      "clock_shim": self._clock is not None},
+                            unix_endpoints=self.unix_endpoints, forbidden_paths=self.forbidden_paths,
+                            readable=clock_folder)
         self.mode, self.protections = plan.mode, plan.protections
         log = open(self._private / "worker.log", "wb")  # noqa: SIM115 - kept by the process
         try:
@@ -377,15 +431,56 @@ class Worker:
         ours.settimeout(START_TIME_LIMIT_S)
         try:
             ours.send(json.dumps(plan.settings).encode())
-            if self._receive().get("op") != "ready":
+            ready = self._receive()
+            if ready.get("op") != "ready":
                 raise ValueError("the worker's first message is not its readiness")
+            self._clock_ready(ready)
         except (OSError, ValueError, EOFError) as error:
             tail = (self._private / "worker.log").read_bytes()[-1500:].decode("utf-8", "replace")
             self._shutdown()
             raise WorkerFailure(f"the worker did not start ({type(error).__name__}): {tail}") from error
         self._zygote = self._find_zygote()
+        if self._clock is not None and self._zygote is not None:
+            self._clock.attach(self._zygote.pid)
         # bubblewrap's own processes and the zygote: everything else in the tree is the submission's
         self._keep = {self._process.pid} | _descendants(_process_table(), self._process.pid)
+
+    # --- the virtual clock ----------------------------------------------------------------------------
+    def _start_clock(self) -> None:
+        """The time shim's server, when the student's code runs on the virtual clock and the shim works here."""
+        self._clock = None
+        if self.clock_mode != "virtual":
+            return
+        library = timeshim.library()
+        if library is None:
+            return
+        try:
+            self._clock = ClockServer(self._private / "clock", library, namespaced=sandbox.mode() == "bubblewrap")
+        except OSError:
+            self._clock = None
+
+    def _clock_environment(self) -> dict[str, str]:
+        """The shim in every process of the student's code (children inherit it), and where its clock is."""
+        if self._clock is None:
+            return {}
+        return {"LD_PRELOAD": str(self._clock.folder / timeshim.LIBRARY_NAME), "ECS_LAB_CLOCK": str(self._clock.folder)}
+
+    def _clock_ready(self, ready: dict) -> None:
+        """The worker says which clock it runs: the shim's, or the Python-level fallback."""
+        if self.clock_mode != "virtual":
+            self.clock_kind = ""
+            return
+        self.clock_kind = "shim" if self._clock is not None and ready.get("clock") == "shim" else "python"
+        if self.clock_kind == "python" and self._clock is not None:
+            self._clock.close()
+            self._clock = None
+        self.protections = [*self.protections, _clock_protection(self.clock_kind)]
+
+    def check_pids(self) -> list[int]:
+        """The processes of the running check (in the scorer's pid namespace)."""
+        if self._zygote is None:
+            return []
+        return procfs.descendants(self._zygote.pid)
 
     def _find_zygote(self) -> psutil.Process | None:
         """The worker's host process: the Popen itself, or bubblewrap's innermost child."""
@@ -416,13 +511,18 @@ class Worker:
     def _import(self, name: str) -> bool:
         """Import one module in the zygote; False when the zygote died or hung doing it."""
         path = f"{self._student_dir()}/{name}.py"
+        importing = self._clock.importing() if self._clock is not None else contextlib.nullcontext()
         try:
-            self._socket.send(json.dumps({"op": "import", "module": name, "path": path}).encode())
-            answer = self._receive(timeout=IMPORT_TIME_LIMIT_S)
+            with importing:
+                self._socket.send(json.dumps({"op": "import", "module": name, "path": path}).encode())
+                answer = self._receive(timeout=IMPORT_TIME_LIMIT_S)
         except TimeoutError:
             self.problems[name] = ImportProblem("timeout", detail=str(IMPORT_TIME_LIMIT_S))
             return False
         except (OSError, EOFError, ValueError):
+            if self._clock is not None and self._clock.import_over_limit is not None:  # the clock stopped it
+                self.problems[name] = ImportProblem("endless", detail=f"{self._clock.import_over_limit:g}")
+                return False
             status = self._process.poll() if self._process else None
             if status is None:
                 try:
@@ -471,7 +571,10 @@ class Worker:
     def fork(self, clock: Any = None, cpu_s: int = 20) -> CheckProcess:
         with self._lock:
             for attempt in range(2):
+                session = None
                 try:
+                    if self._clock is not None and clock is not None:  # before the fork: the child's waits are its
+                        session = self._clock.begin_check(clock, self.kill_check_processes)
                     self._socket.send(json.dumps({"op": "fork", "cpu_s": cpu_s}).encode())
                     answer = self._receive(timeout=15, fds=3)
                     if answer.get("op") != "forked" or len(self._fds) != 3:
@@ -479,8 +582,11 @@ class Worker:
                     control = socket.socket(fileno=self._fds[0])
                     if self.mode == "process":
                         self._sessions.add(int(answer["pid"]))
-                    return CheckProcess(self, control, self._fds[1], self._fds[2], int(answer["pid"]), clock)
+                    return CheckProcess(self, control, self._fds[1], self._fds[2], int(answer["pid"]), clock,
+                                        session)
                 except (OSError, EOFError, ValueError, KeyError, TypeError):
+                    if session is not None:
+                        session.end()
                     if attempt or self._restarts >= MAX_RESTARTS:
                         # The submission's code ran in the zygote (its imports): it broke it.
                         raise WorkerFailure("the worker stopped answering", submission_fault=True) from None
@@ -558,6 +664,9 @@ class Worker:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        if self._clock is not None:
+            self._clock.close()
+            self._clock = None
         self._zygote = None
         if self._private is not None:
             shutil.rmtree(self._private, ignore_errors=True)
@@ -567,6 +676,26 @@ class Worker:
         with self._lock:
             self._shutdown()
         self._spawner.shutdown(wait=False)
+
+
+def _clock_protection(kind: str) -> Text:
+    """Which virtual clock the student's code ran on (the report says it with the protections)."""
+    if kind == "shim":
+        return Text(
+            "horloge virtuelle : toutes les attentes minutées du code étudiant (pauses, verrous, conditions, files, "
+            "select/poll/epoll, asyncio, minuteries, alarm, processus enfants) avancent le temps virtuel, pas le "
+            "temps réel ; le temps ne passe pas pendant le calcul",
+            "virtual clock: every timed wait of the student's code (sleeps, locks, conditions, queues, "
+            "select/poll/epoll, asyncio, timers, alarm, child processes) advances virtual time, not real time; "
+            "time does not pass while the code computes")
+    why = timeshim.why_not() or "the worker could not load it"
+    return Text(
+        f"horloge virtuelle réduite (module C du temps virtuel indisponible ici : {why}) : seuls time.sleep, "
+        "time.time, datetime, monotonic, perf_counter et Event.wait sont virtuels ; les autres attentes se font en "
+        "temps réel, et une vérification qu'elles arrêtent n'est pas notée",
+        f"reduced virtual clock (the C time shim is not available here: {why}): only time.sleep, time.time, "
+        "datetime, monotonic, perf_counter and Event.wait are virtual; other waits take real time, and a check "
+        "they stop is not graded")
 
 
 def _process_table() -> dict[int, tuple[int, str, int]]:

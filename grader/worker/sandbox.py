@@ -169,12 +169,13 @@ def _environment(home: str, extra: dict[str, str]) -> dict[str, str]:
 
 
 def plan(private: Path, *, worker_fd: int, environment: dict[str, str], settings: dict,
-         unix_endpoints: dict[int, str], forbidden_paths: list[str]) -> Plan:
+         unix_endpoints: dict[int, str], forbidden_paths: list[str], readable: list[str] | None = None) -> Plan:
     """The command, environment and settings of a worker whose private folder is `private`.
 
     `private` holds student/ (the submission's files), work/ (its working folder) and, in
     process mode, site/ (links to the worker's packages). `unix_endpoints` maps the TCP ports
-    of the scorer's endpoints to Unix sockets (used inside the sandbox only).
+    of the scorer's endpoints to Unix sockets (used inside the sandbox only). `readable`: more
+    folders the worker must read, at the same path (the virtual clock's).
     """
     program = bubblewrap()
     uid = _unprivileged_uid(program is not None)
@@ -218,6 +219,8 @@ def plan(private: Path, *, worker_fd: int, environment: dict[str, str], settings
     made: set[str] = set()
     for prefix in prefixes:
         argv += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
+    for extra in readable or []:
+        argv += _parents(extra, made) + ["--ro-bind", extra, extra]
     site = f"{root}/site"
     argv += ["--perms", "0755", "--dir", root, "--perms", "0755", "--dir", site]
     for package in worker_packages():

@@ -641,8 +641,43 @@ ALTERNATIVES: tuple[Submission, ...] = (
     ),
 )
 
-# The same monitor_task with the clocks a student may use: each must keep full marks (the
-# grader's virtual clock covers time.*, their _ns forms, datetime, and Event.wait).
+def _pause(body: str, imports: str) -> str:
+    """A local `pause(seconds)` of monitor_task (its body indented by 4), after `imports`."""
+    return imports + "\n    def pause(seconds):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), " " * 8)
+
+
+_ASYNCIO_MONITOR = '''
+def monitor_task(self, cluster_name, task_arn, poll_interval=30.0, timeout=900.0):
+    """Suit la tâche dans une boucle asyncio : describe_tasks dans un thread, pauses asyncio.sleep."""
+    import asyncio
+
+    async def follow():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last_status = None
+        while True:
+            response = await loop.run_in_executor(
+                None, lambda: self.ecs.describe_tasks(cluster=cluster_name, tasks=[task_arn]))
+            if response.get("failures"):
+                reason = str(response["failures"])
+                raise TaskFailedError(f"ECS signale un échec : {reason}", None, reason)
+            task = response["tasks"][0]
+            if task["lastStatus"] != last_status:
+                last_status = task["lastStatus"]
+                print(f"Statut de la tâche : {last_status}")
+            if last_status == "STOPPED":
+                return self._check_stopped_task(task)
+            if loop.time() >= deadline:
+                raise TimeoutError(f"La tâche n'est pas arrêtée après {timeout} s.")
+            await asyncio.sleep(poll_interval)
+
+    return asyncio.run(follow())
+'''
+
+# The same monitor_task with the clocks and the ways of waiting a student may use: each must keep
+# full marks, in both worker modes (the time shim, grader/worker/clock/, makes every timed wait
+# of the student's processes virtual: sleeps, locks, conditions, queues, selectors, event loops,
+# timers, alarms, child processes).
 CLOCK_STYLES: tuple[Submission, ...] = (
     Submission(
         "alt_clock_datetime",
@@ -670,6 +705,115 @@ CLOCK_STYLES: tuple[Submission, ...] = (
         (_method("monitor_task", _clock_monitor(
             "deadline, pause = time.monotonic() + timeout, threading.Event()", "time.monotonic() >= deadline",
             "pause.wait(poll_interval)", "import threading")),),
+    ),
+    Submission(
+        "alt_wait_asyncio_sleep",
+        "monitor_task pauses with asyncio.run(asyncio.sleep(poll_interval)).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.monotonic() + timeout", "time.monotonic() >= deadline",
+            "asyncio.run(asyncio.sleep(poll_interval))", "import asyncio")),),
+    ),
+    Submission(
+        "alt_wait_asyncio_loop",
+        "monitor_task is an asyncio loop: describe_tasks in the default executor, loop.time() deadline, "
+        "await asyncio.sleep.",
+        (_method("monitor_task", _ASYNCIO_MONITOR),),
+    ),
+    Submission(
+        "alt_wait_selector",
+        "monitor_task pauses with selectors.DefaultSelector().select(poll_interval) (no descriptor registered).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline, selector = time.time() + timeout, selectors.DefaultSelector()", "time.time() >= deadline",
+            "selector.select(poll_interval)", "import selectors")),),
+    ),
+    Submission(
+        "alt_wait_condition",
+        "monitor_task pauses with threading.Condition().wait(poll_interval).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline, ready = time.monotonic() + timeout, threading.Condition()", "time.monotonic() >= deadline",
+            "pause(poll_interval)", _pause("""
+            with ready:
+                ready.wait(seconds)
+            """, "import threading"))),),
+    ),
+    Submission(
+        "alt_wait_queue",
+        "monitor_task pauses with queue.Queue().get(timeout=poll_interval) (queue.Empty caught).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)",
+            "datetime.datetime.now() >= deadline", "pause(poll_interval)", _pause("""
+            try:
+                queue.Queue().get(timeout=seconds)
+            except queue.Empty:
+                pass
+            """, "import datetime, queue"))),),
+    ),
+    Submission(
+        "alt_wait_timer",
+        "monitor_task pauses with a threading.Timer(poll_interval) it starts and joins.",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.monotonic() + timeout", "time.monotonic() >= deadline", "pause(poll_interval)",
+            _pause("""
+            timer = threading.Timer(seconds, lambda: None)
+            timer.start()
+            timer.join()
+            """, "import threading"))),),
+    ),
+    Submission(
+        "alt_wait_select",
+        "monitor_task pauses with select.select([], [], [], poll_interval).",
+        (_method("monitor_task", _clock_monitor(
+            "started = time.perf_counter()", "time.perf_counter() - started >= timeout",
+            "select.select([], [], [], poll_interval)", "import select")),),
+    ),
+    Submission(
+        "alt_wait_child_process",
+        "monitor_task pauses with a child process: subprocess.run([\"sleep\", str(poll_interval)]).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.monotonic() + timeout", "time.monotonic() >= deadline",
+            "subprocess.run([\"sleep\", str(poll_interval)], check=True)", "import subprocess")),),
+    ),
+    Submission(
+        "alt_wait_multiprocessing",
+        "monitor_task pauses in another process: multiprocessing.Process(target=time.sleep), started and joined.",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.monotonic() + timeout", "time.monotonic() >= deadline", "pause(poll_interval)",
+            _pause("""
+            child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(seconds,))
+            child.start()
+            child.join()
+            """, "import multiprocessing"))),),
+    ),
+    Submission(
+        "alt_wait_setitimer",
+        "monitor_task pauses with signal.setitimer(ITIMER_REAL, poll_interval) and signal.pause() (SIGALRM handled).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.time() + timeout", "time.time() >= deadline", "pause(poll_interval)", _pause("""
+            signal.signal(signal.SIGALRM, lambda number, frame: None)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            signal.pause()
+            """, "import signal"))),),
+    ),
+    Submission(
+        "alt_wait_socket_timeout",
+        "monitor_task pauses by reading a silent socket with a timeout (socket.socketpair, settimeout).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline, (quiet, _other) = time.monotonic() + timeout, socket.socketpair()",
+            "time.monotonic() >= deadline", "pause(poll_interval)", _pause("""
+            quiet.settimeout(seconds)
+            try:
+                quiet.recv(1)
+            except socket.timeout:
+                pass
+            """, "import socket"))),),
+    ),
+    Submission(
+        "alt_wait_futures",
+        "monitor_task pauses with concurrent.futures.wait([a future nobody completes], timeout=poll_interval).",
+        (_method("monitor_task", _clock_monitor(
+            "deadline = time.monotonic() + timeout", "time.monotonic() >= deadline",
+            "concurrent.futures.wait([concurrent.futures.Future()], timeout=poll_interval)",
+            "import concurrent.futures")),),
     ),
 )
 ALTERNATIVES = ALTERNATIVES + CLOCK_STYLES

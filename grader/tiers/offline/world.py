@@ -70,6 +70,7 @@ class OfflineWorld:
     engine: DockerEngine | None = None
     flags: list[str] = field(default_factory=list)  # what the student's code tried (see Student)
     endless: set[str] = field(default_factory=set)  # student functions that never returned
+    real_waits: dict = field(default_factory=dict)  # student functions that waited in real time (not graded)
     call_time_limit_s: float = 15.0
     _clients: dict[str, Any] = field(default_factory=dict)
     _session: Any = None
@@ -133,7 +134,7 @@ class OfflineWorld:
         clock = VirtualClock()
         scenario = Scenario(clock=clock)
         self.requests.scenario = scenario
-        self.engine.state = EngineState()
+        self.engine.state = EngineState(clock=clock)
         return Account(requests=scenario, clock=clock, docker=self.engine.state, world=self)
 
     @property

@@ -16,10 +16,14 @@ Life of a worker:
    check asks for, and answers with plain data only (JSON). The scorer kills it and
    everything it started when the check ends.
 
-The virtual clock (offline tier): ``time.sleep`` asks the scorer, which owns the clock and
-answers with the new time; ``time.time`` and ``datetime`` follow it through time-machine,
-``time.monotonic``/``perf_counter`` (and their ``_ns`` forms) are replaced here (time-machine
-3 no longer mocks them), ``threading.Event.wait`` with a time limit sleeps virtually.
+The virtual clock (offline tier): where the scorer could build it, the time shim
+(grader/worker/clock/timeshim.c) is preloaded into this process and every program it starts:
+every clock reads the scorer's virtual time and every wait with a time limit asks the scorer
+(nothing to install here). Elsewhere, the Python-level fallback below: ``time.sleep`` asks the
+scorer, which owns the clock and answers with the new time; ``time.time`` and ``datetime``
+follow it through time-machine, ``time.monotonic``/``perf_counter`` (and their ``_ns`` forms)
+are replaced here (time-machine 3 no longer mocks them), ``threading.Event.wait`` with a time
+limit sleeps virtually.
 """
 
 from __future__ import annotations
@@ -228,7 +232,33 @@ class VirtualClock:
         threading.Event.wait = wait
 
 
-CLOCK: VirtualClock | None = None
+CLOCK: VirtualClock | None = None  # the fallback's
+
+
+def time_shim():
+    """The preloaded time shim's controls (ctypes), or None when it is not active in this process."""
+    try:
+        import ctypes
+
+        library = ctypes.CDLL(None)
+        return library if library.ecs_lab_timeshim_active() else None
+    except (OSError, AttributeError):
+        return None
+
+
+class RealTime:
+    """The worker's own waits, in real time even under the shim (the zygote's wait for a child)."""
+
+    def __enter__(self) -> None:
+        if TIME_SHIM is not None:
+            TIME_SHIM.ecs_lab_timeshim_bypass(1)
+
+    def __exit__(self, *exc) -> None:
+        if TIME_SHIM is not None:
+            TIME_SHIM.ecs_lab_timeshim_bypass(0)
+
+
+TIME_SHIM = None
 
 
 # --- plain data ------------------------------------------------------------------------------------
@@ -529,6 +559,10 @@ class Zygote:
         os.close(err_read)
 
     def wait(self, pid: int, timeout_s: float) -> dict:
+        with RealTime():
+            return self._wait(pid, timeout_s)
+
+    def _wait(self, pid: int, timeout_s: float) -> dict:
         deadline = time_real() + timeout_s
         while True:
             try:
@@ -595,7 +629,7 @@ def _flag(what: str) -> None:
 
 
 def main() -> None:
-    global ZYGOTE, SESSION, CLOCK, SETTINGS
+    global ZYGOTE, SESSION, CLOCK, SETTINGS, TIME_SHIM
     sock = socket.socket(fileno=int(os.environ["ECS_LAB_WORKER_FD"]))
     ZYGOTE = Zygote(sock)
     SETTINGS = ZYGOTE.receive()
@@ -609,14 +643,20 @@ def main() -> None:
     SESSION = Session(SETTINGS["region"])
     import docker  # noqa: F401 - imported before the fork: push_image_to_ecr's client is cheap
 
+    clock = ""
     if SETTINGS.get("clock") == "virtual":
-        CLOCK = VirtualClock()
-        CLOCK.install()
+        TIME_SHIM = time_shim() if SETTINGS.get("clock_shim") else None
+        if TIME_SHIM is not None:
+            clock = "shim"
+        else:
+            CLOCK = VirtualClock()
+            CLOCK.install()
+            clock = "python"
     become_subreaper()
     sys.addaudithook(audit)
     sys.path.insert(0, SETTINGS["student_dir"])
     os.chdir(SETTINGS["work_dir"])
-    ZYGOTE.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid()})
+    ZYGOTE.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "clock": clock})
     ZYGOTE.serve()
 
 
