@@ -224,6 +224,11 @@ def busy():
 
 def waits_for_nothing():
     threading.Event().wait()
+
+
+def sleeps_in_tiny_steps_forever():
+    while True:
+        time.sleep(0.001)
 '''
 
 MODES = ["bubblewrap", "process"]
@@ -365,8 +370,10 @@ def test_a_wait_the_grader_cannot_make_virtual_is_not_graded_and_says_what_was_s
     assert "non notée" in shown and "temps réel" in shown, shown
 
 
-@pytest.mark.parametrize("target", ["busy", "waits_for_nothing"])
+@pytest.mark.parametrize("target", ["busy", "waits_for_nothing", "sleeps_in_tiny_steps_forever"])
 def test_an_endless_loop_and_a_wait_for_nothing_keep_their_verdict(worker, target):
+    """Computing without end, waiting for nothing, or moving on in virtual time too slowly ever to
+    end: the student's fault, "does not answer" (not the grader's limit)."""
     outcome = call(worker, target, time_limit_s=1.0)
     assert outcome.status == "timeout" and outcome.detail == "1"
 

@@ -46,6 +46,9 @@ IMPORT_TIME_LIMIT_S = 20
 MAX_ANSWER = 16 * 1024 * 1024
 OUTPUT_KEPT = 64 * 1024  # bytes of stdout/stderr kept per call (the rest is counted, not stored)
 MAX_RESTARTS = 4
+# A call stopped at its wall limit whose virtual time moved this recently was not stuck in a real
+# wait: it keeps going without end (its verdict stays "does not answer").
+LIVE_CLOCK_S = 2.0
 
 
 class WorkerFailure(Exception):
@@ -111,6 +114,7 @@ class CheckProcess:
         self._buffer = bytearray()
         self._stop_reason: Any = None
         self._death: Outcome | None = None  # how the child ended, for the calls that come after
+        self._last_sleep = 0.0  # when (time.monotonic) the fallback clock last moved
 
     # --- calls -------------------------------------------------------------------------------
     def call(self, target: str, args: tuple = (), kwargs: dict | None = None, *, keep: str | None = None,
@@ -166,6 +170,7 @@ class CheckProcess:
                     if isinstance(message, Outcome):
                         return self._finish(message, out, err, started)
                     if message.get("op") == "sleep":
+                        self._last_sleep = time.monotonic()
                         reply = self._sleep(message)
                         if reply is None:
                             self.kill()
@@ -191,6 +196,9 @@ class CheckProcess:
         """
         timeout = Outcome("timeout", detail=f"{time_limit_s:g}")
         if self.worker.clock_mode != "virtual":
+            return timeout
+        moved = self.session.last_advance if self.session is not None else self._last_sleep
+        if time.monotonic() - moved < LIVE_CLOCK_S:  # its virtual time was still moving: it never ends
             return timeout
         pids = self.worker.check_pids()
         registered = self.session.registered() if self.session is not None else set()

@@ -10,10 +10,14 @@ the shim reads the time from, the socket it registers its waits on, the decision
 The cache is $ECS_LAB_TIMESHIM_DIR when set, else ~/.cache/ecs-lab/timeshim ($XDG_CACHE_HOME). A
 setup script builds it with the user who grades:
 
-    python -c "from grader.worker.clock import build; print(build())"
+    python -m grader.worker.clock            # or: from grader.worker.clock import build; build()
 
-or into a folder of its choice, which the grading runs then name in ECS_LAB_TIMESHIM_DIR.
-ECS_LAB_TIMESHIM=off turns it off (the fallback below), to compare.
+An image without a compiler gets it from a build stage that has one (the same C library and
+machine): ``build("/opt/ecs-lab/timeshim")`` there, the folder copied into the image, and
+ECS_LAB_TIMESHIM_DIR=/opt/ecs-lab/timeshim where it grades. The file's name carries the key of
+its source: a shim built from another version of timeshim.c is not used. Importing this module
+loads nothing else of the grader. ECS_LAB_TIMESHIM=off turns the shim off (the fallback below),
+to compare.
 Where the shim cannot be used (not Linux with glibc on 64 bits, no C compiler and no prebuilt
 library), the worker keeps its Python-level clock (time.sleep, time.time, datetime, monotonic,
 perf_counter, Event.wait), and the report says so.

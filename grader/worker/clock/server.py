@@ -74,6 +74,7 @@ class Session:
     running: bool = False  # a call (check) or an import (zygote) is in progress
     ended: bool = False
     over_limit: bool = False  # its clock passed its limit: its code was stopped
+    last_advance: float = 0.0  # when (time.monotonic) its time last moved
     timers: dict[int, tuple[int, int]] = field(default_factory=dict)  # pid -> (deadline, interval) ns
 
     def calling(self, running: bool) -> None:
@@ -389,6 +390,7 @@ class ClockServer:
         with self._lock:
             if not session.running or session.ended or self._closed:
                 return
+            session.last_advance = time.monotonic()
             if target > self.now_ns:
                 if not session.clock.advance((target - session.base_ns) / NS):
                     session.over_limit = True
