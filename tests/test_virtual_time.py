@@ -358,6 +358,7 @@ def test_a_wait_the_grader_cannot_make_virtual_is_not_graded_and_says_what_was_s
         with pytest.raises(NotGraded) as raised:
             student.module("student").run("unshimmed_sleep", 30)
         assert student.real_waits["student:unshimmed_sleep"].status == "real_wait"
+        assert student.flags == ["real-time wait, checks not graded: unshimmed_sleep"]  # for the instructor
         with pytest.raises(NotGraded):  # not waited for again
             student.module("student").run("unshimmed_sleep", 30)
     finally:
