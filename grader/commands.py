@@ -2,7 +2,8 @@
 
     ecs-lab grade SUBMISSION... [-j N] [--tier T] [--timeout S] [--out DIR] [--regrade ID...]
     ecs-lab gradescope-bundle OUT.zip [--ungraded exclude|zero] [--bonus count|ignore]
-    ecs-lab classroom [--submission DIR]
+    ecs-lab classroom [--submission DIR] [--repository DIR]
+    ecs-lab classroom-workflow --grader-url URL --grader-zip ZIP [--out FILE]
 
 Only argparse here: each command's module is imported when the command runs, so that the
 lab's commands start as fast as before.
@@ -71,8 +72,22 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
     _in_english(p, lang, {
         "submission": "folder to grade (default: student_template)",
         "report_dir": f"folder of the reports (default: ${classroom.REPORT_DIR_ENV}, else reports)",
+        "repository": "the student's repository: its copies of grader/, checks/ and of the workflow are compared "
+                      "with the instructor's, every difference is flagged",
+        "workflow": f"the repository's workflow (default: its {classroom.WORKFLOW})",
     })
     p.set_defaults(handler=_run("grader.lms.classroom"))
+
+    help_text = t("GitHub Classroom : écrire le workflow qui note avec votre correcteur (zip épinglé par URL et SHA-256)",
+                  "GitHub Classroom: write the workflow that grades with your grader (a zip pinned by URL and SHA-256)")
+    p = sub.add_parser("classroom-workflow", parents=[common], help=help_text, description=help_text)
+    classroom.add_workflow_arguments(p)
+    _in_english(p, lang, {
+        "grader_url": "where the runner downloads the grader's zip (an instructor's release)",
+        "grader_zip": "that zip (written by ecs-lab gradescope-bundle): its SHA-256 is pinned",
+        "out": f"the workflow to write (default: {classroom.WORKFLOW})",
+    })
+    p.set_defaults(handler=_run_function("grader.lms.classroom", "run_workflow"))
 
 
 def _in_english(parser: argparse.ArgumentParser, lang: str, english: dict[str, str]) -> None:
@@ -86,10 +101,15 @@ def _in_english(parser: argparse.ArgumentParser, lang: str, english: dict[str, s
 
 def _run(module: str):
     """A handler for ecslab.cli: `module.run(args, lang) -> exit status`, imported when it runs."""
+    return _run_function(module, "run")
+
+
+def _run_function(module: str, function: str):
+    """A handler for ecslab.cli: `module.function(args, lang) -> exit status`, imported when it runs."""
 
     def handler(ctx: Any) -> int:
         import importlib
 
-        return importlib.import_module(module).run(ctx.args, ctx.args.lang)
+        return getattr(importlib.import_module(module), function)(ctx.args, ctx.args.lang)
 
     return handler

@@ -47,6 +47,9 @@ def next_step(report: GradeReport) -> NextStep:
 
     lang = report.lang
     for checkpoint in in_handout_order(report.checkpoints):
+        if checkpoint.status in _NOT_MET and not checkpoint.step and checkpoint.feedback:
+            # Not a step of the handout (nothing could be graded): its message says what to do.
+            return NextStep(checkpoint, checkpoint.feedback[0])
         if checkpoint.status in _NOT_MET:
             where = i18n.step_label(checkpoint.step, lang)
             return NextStep(checkpoint, Text(

@@ -229,6 +229,10 @@ def failure_text(outcome: Outcome, what: str) -> Text:
     if status == "crashed":
         return Text(f"{what} a fait planter son processus ({_signal_text(outcome.detail).fr}).",
                     f"{what} crashed its process ({_signal_text(outcome.detail).en}).")
+    if status == "exited" and _signal_of_status(outcome.detail):
+        signal_text = _signal_text(_signal_of_status(outcome.detail))
+        return Text(f"{what} a fait planter son processus ({signal_text.fr}).",
+                    f"{what} crashed its process ({signal_text.en}).")
     if status == "exited":
         return Text(f"{what} a arrêté son processus (os._exit({outcome.detail}) ?) sans rendre la main : levez "
                     "une exception à la place.",
@@ -253,8 +257,10 @@ def _signal_text(name: str) -> Text:
     known = {
         "SIGSEGV": Text("SIGSEGV : erreur de segmentation, accès mémoire invalide ou pile C épuisée",
                         "SIGSEGV: segmentation fault, invalid memory access or C stack exhausted"),
-        "SIGKILL": Text("SIGKILL : tué, limite de mémoire ou de temps de calcul atteinte ?",
-                        "SIGKILL: killed, memory or CPU time limit reached?"),
+        "SIGKILL": Text("SIGKILL : tué, mémoire épuisée (le noyau arrête le code étudiant en premier) ou limite "
+                        "de temps de calcul atteinte ?",
+                        "SIGKILL: killed, memory exhausted (the kernel stops the student's code first) or CPU time "
+                        "limit reached?"),
         "SIGXCPU": Text("SIGXCPU : limite de temps de calcul atteinte", "SIGXCPU: CPU time limit reached"),
         "SIGABRT": Text("SIGABRT : arrêt brutal (abort)", "SIGABRT: aborted"),
     }
@@ -262,11 +268,14 @@ def _signal_text(name: str) -> Text:
 
 
 def _signal_of_status(detail: Any) -> str:
-    """The signal's name when an exit status says "killed by a signal" (128 + its number)."""
+    """The signal's name when an exit status says "killed by a signal": -N (Python's returncode) or
+    128 + N (a shell's, bubblewrap's)."""
     import signal
 
     try:
-        return signal.Signals(int(detail) - 128).name if 128 < int(detail) < 128 + 65 else ""
+        status = int(detail)
+        number = -status if status < 0 else status - 128 if 128 < status < 128 + 65 else 0
+        return signal.Signals(number).name if number else ""
     except (TypeError, ValueError):
         return ""
 

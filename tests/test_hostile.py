@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -24,7 +26,7 @@ from grading_support import (
     feedback,
     offline_marks,
 )
-from submissions.hostile import HOSTILE, Hostile, materialise
+from submissions.hostile import HOSTILE, Hostile, OutsideServer, materialise
 
 from grader.worker import sandbox
 
@@ -64,13 +66,21 @@ def grader_files() -> dict[str, str]:
     return _grader_files()
 
 
+@pytest.fixture(scope="module")
+def outside() -> Iterator[OutsideServer]:
+    """A server outside the grader that connect_outside tries to reach (it must receive nothing)."""
+    with OutsideServer("127.0.0.1") as server:
+        yield server
+
+
 @pytest.mark.parametrize("hostile, mode", RUNS)
 def test_hostile_submission_gains_nothing(hostile: Hostile, mode: str, graded_once, template: Graded,
-                                          gradescope_schema, grader_files) -> None:
+                                          gradescope_schema, grader_files, outside: OutsideServer) -> None:
     marker = next(MARKERS)
     env = {"ECS_LAB_SANDBOX": "process"} if mode == "process" else {}
     graded = graded_once(f"hostile-{hostile.name}-{mode}",
-                         lambda folder, reports: materialise(hostile, folder, report_dir=reports, marker=marker),
+                         lambda folder, reports: materialise(hostile, folder, report_dir=reports, marker=marker,
+                                                             outside=outside.address),
                          env=env)
     assert_complete(graded, gradescope_schema)
     marks, baseline = offline_marks(graded), offline_marks(template)
@@ -85,7 +95,12 @@ def test_hostile_submission_gains_nothing(hostile: Hostile, mode: str, graded_on
     assert graded.report["protections"], "the report says how the student's code was run"
     if hostile.flagged:
         assert graded.report["flags"], f"{hostile.name}: the attempt to reach the grader is not flagged"
-    assert _survivors(marker) == [], f"{hostile.name}: processes survived the run"
+    survivors = _survivors(marker)
+    assert survivors == [], f"{hostile.name}: processes survived the run: {survivors}"
+    assert str(marker).encode() not in outside.received(), f"{hostile.name}: reached a server outside the grader"
+    shown = json.dumps(graded.results, ensure_ascii=False) + json.dumps(graded.report, ensure_ascii=False)
+    leaked = [text for text in hostile.leaks if text in shown]
+    assert not leaked, f"{hostile.name}: the grader's files reached the feedback ({leaked})"
     assert _grader_files() == grader_files, f"{hostile.name}: the grader's files changed"
 
 
@@ -111,4 +126,4 @@ def test_process_mode_grades_the_reference_like_the_sandbox(graded_once, gradesc
     plain = graded_once("reference-process-mode", ROOT / "reference", env={"ECS_LAB_SANDBOX": "process"})
     assert_complete(plain, gradescope_schema)
     assert offline_marks(plain) == offline_marks(sandboxed)
-    assert any("pas de bac à sable" in p for p in plain.report["protections"])
+    assert any("sans bac à sable bubblewrap" in p for p in plain.report["protections"])

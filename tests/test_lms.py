@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import yaml
 from grading_support import CATALOGUE, OFFLINE, ROOT, Graded
 
 from ecslab.cli import main
-from grader.lms import gradescope
+from grader.lms import classroom, gradescope
 
 WORKFLOW = ROOT / ".github" / "workflows" / "classroom.yml"
 STUDENT_FILES = ("image_classifier_operations.py", "s3_io.py")
@@ -77,7 +78,7 @@ def test_bundle_holds_the_grader_and_never_the_solution(bundle, tmp_path: Path):
         modes = {i.filename: (i.external_attr >> 16) for i in archive.infolist()}
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"setup.sh", "run_autograder", "pyproject.toml", "conftest.py", "ecslab", "grader", "checks",
-                    "resources"}, tops
+                    "resources", "student_template"}, tops  # the template: setup.sh grades it as a trial
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/." in n or n.startswith(".")]
     for name in ("checks/offline/test_task_run.py", "grader/catalogue.yaml", "grader/lms/autograder.py",
                  "grader/schemas/gradescope-results.schema.json", "resources/infrastructure.yaml"):
@@ -139,7 +140,9 @@ def test_empty_upload_gets_zero_and_a_message(bundle, tmp_path: Path, gradescope
     results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     jsonschema.validate(results, gradescope_schema)
     assert results["score"] == 0 and results["extra_data"]["graded"] is False
-    assert results["output"].startswith("**Aucun fichier à noter"), results["output"]
+    # The grade, then the message as the next step (never an empty step of the handout).
+    assert results["output"].startswith("## Note : 0 / 65\n\n**Aucun fichier à noter"), results["output"]
+    assert "étape  de" not in results["output"] and "Prochaine étape" not in results["output"]
     assert results["max_score"] == REQUIRED_OFFLINE
 
 
@@ -231,45 +234,92 @@ def test_policy_refuses_unknown_names():
 # --- GitHub Classroom -------------------------------------------------------------------------------
 
 
-def _grade_step() -> tuple[dict, dict]:
+def _workflow() -> dict:
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     (job,) = workflow["jobs"].values()
-    step = next(s for s in job["steps"] if s.get("id") == "grade")
-    return job, step
+    return job
 
 
-def test_workflow_installs_and_uploads_the_reports():
-    job, _step = _grade_step()
-    steps = job["steps"]
-    uses = [s.get("uses", "") for s in steps]
-    assert any(u.startswith("actions/checkout@") for u in uses)
-    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
-    assert str(python["with"]["python-version"]) == "3.11"
-    runs = "\n".join(s.get("run", "") for s in steps)
-    assert "bubblewrap" in runs and 'pip install -e ".[grader]"' in runs
-    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"] == "${{ env.ECS_LAB_REPORT_DIR }}" and upload.get("if") == "always()"
-    assert "ECS_LAB_REPORT_DIR" in job["env"]
+def test_workflow_grades_with_a_pinned_grader_never_the_repositorys():
+    """The project's workflow is the one `ecs-lab classroom-workflow` writes, not yet pinned: it installs the
+    instructor's release (hash checked) with its setup.sh, grades as root, uploads the reports."""
+    assert WORKFLOW.read_text(encoding="utf-8") == classroom.workflow_text(classroom.PLACEHOLDER_URL,
+                                                                            classroom.PLACEHOLDER_SHA256)
+    job = _workflow()
+    assert job["runs-on"] == "ubuntu-24.04"
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "sha256sum --check --strict" in runs and 'sudo AUTOGRADER_ROOT="$LAB8" bash "$LAB8/source/setup.sh"' in runs
+    assert "pip install -e" not in runs and "grader.lms.classroom" in runs and "--repository" in runs
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "${{ runner.temp }}/lab8-reports" and upload.get("if") == "always()"
 
 
-def test_classroom_step_grades_the_template_and_prints_points(template: Graded, tmp_path: Path):
-    _job, step = _grade_step()
-    reports = tmp_path / "reports"
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=ROOT, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT_S, check=False,
-                          env=_env(ECS_LAB_REPORT_DIR=str(reports), PATH=path,
-                                   GITHUB_OUTPUT=str(tmp_path / "output"),
-                                   GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md")))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (reports / "report.json").is_file() and "Traceback" not in done.stdout + done.stderr
+def _run_steps(job: dict, repository: Path, runner_temp: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The workflow's `run:` steps, in order, as GitHub Actions runs them (bash -e, the job's env, sudo)."""
+    shim = runner_temp / "bin"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "sudo").write_text("#!/bin/sh\n# this user is root already: options dropped, VAR=value kept\n"
+                               "while [ $# -gt 0 ]; do case \"$1\" in -*) shift;; *) break;; esac; done\n"
+                               "exec env \"$@\"\n")
+    (shim / "sudo").chmod(0o755)
+    path = f"{shim}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    output = ""
+    for step in job["steps"]:
+        if "run" not in step:
+            continue
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=repository, capture_output=True, text=True,
+                              timeout=900, check=False,
+                              env=_env(**{**job["env"], **env, "PATH": path, "GITHUB_WORKSPACE": str(repository),
+                                          "RUNNER_TEMP": str(runner_temp)}))
+        output += done.stdout + done.stderr
+        if done.returncode:
+            return subprocess.CompletedProcess(done.args, done.returncode, output, "")
+    return subprocess.CompletedProcess([], 0, output, "")
+
+
+def test_classroom_grades_with_the_instructors_grader_whatever_the_repository_holds(bundle, template: Graded,
+                                                                                     tmp_path: Path):
+    """A student repository whose grader/ and checks/ pass everything: the workflow grades its two files with
+    the pinned release, as root (bubblewrap), gives the template's grade, and flags the edits; a release whose
+    zip does not match the pinned hash is refused before anything runs."""
+    zip_path = bundle[0]
+    repository = tmp_path / "repository"
+    for name in ("grader", "checks", "student_template", "resources"):
+        shutil.copytree(ROOT / name, repository / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copyfile(ROOT / name, repository / name)
+    for check in (repository / "checks" / "offline").glob("test_*.py"):  # every check passes...
+        check.write_text("def test_passes():\n    assert True\n", encoding="utf-8")
+    (repository / "grader" / "results.py").write_text("SCORE = 100\n", encoding="utf-8")  # ...and the grader lies
+    url = zip_path.as_uri()
+    assert main(["classroom-workflow", "--grader-url", url, "--grader-zip", str(zip_path),
+                 "--out", str(repository / ".github" / "workflows" / "classroom.yml")]) == 0
+    job = yaml.safe_load((repository / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8"))
+    (job,) = job["jobs"].values()
+    runner = tmp_path / "runner"
+    env = {"LAB8": str(tmp_path / "opt-lab8"), "GITHUB_OUTPUT": str(tmp_path / "output"),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    done = _run_steps(job, repository, runner, env)
+    assert done.returncode == 0, done.stdout[-4000:]
     expected = template.report
     score, total = expected["score"] + expected["bonus_score"], expected["graded_max"]
-    points = re.findall(r"^Points (\S+)/(\S+)$", done.stdout, re.MULTILINE)
-    assert points == [(f"{score:g}", f"{total:g}")], done.stdout[-2000:]
-    assert "Note du lab 8" in done.stdout  # the grader's own summary is shown
+    assert re.findall(r"^Points (\S+)/(\S+)$", done.stdout, re.MULTILINE) == [(f"{score:g}", f"{total:g}")], \
+        done.stdout[-3000:]
+    assert "Signalé à l'enseignant" in done.stdout and "~ grader/results.py" in done.stdout
+    assert "~ checks/offline/test_task_run.py" in done.stdout and ".github/workflows/classroom.yml" not in done.stdout
+    reports = runner / "lab8-reports"
+    assert (reports / "report.json").is_file() and (reports / "protected-files.txt").is_file()
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "Comment votre code a été exécuté" in summary and "bac à sable bubblewrap" in summary, summary
+    assert "utilisateur non privilégié propre à cette notation" in summary, summary
     assert f"points={score:g}/{total:g}" in (tmp_path / "output").read_text()
-    assert "vérifiables ici" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    # A release that is not the pinned one: refused by its hash, nothing installed.
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(zip_path.read_bytes() + b"\0")
+    job["env"]["GRADER_URL"] = tampered.as_uri()
+    refused = _run_steps(job, repository, tmp_path / "runner2", {**env, "LAB8": str(tmp_path / "opt-lab8-2")})
+    assert refused.returncode != 0 and "FAILED" in refused.stdout, refused.stdout[-2000:]
+    assert not (tmp_path / "opt-lab8-2" / "venv").exists()
 
 
 def test_classroom_refuses_a_missing_submission_clearly(tmp_path: Path, capsys):

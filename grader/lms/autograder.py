@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from pathlib import Path
 from grader import i18n
 from grader.feedback import LANGUAGES, Text
 from grader.lms import gradescope
+from grader.worker.process import become_subreaper
 
 PROJECT = Path(__file__).resolve().parents[2]
 REPORTS = "ecs-lab"  # ROOT/results/ecs-lab/: the four reports of the run
@@ -37,10 +40,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ungraded", choices=gradescope.UNGRADED_POLICIES, default=gradescope.EXCLUDE)
     parser.add_argument("--bonus", choices=gradescope.BONUS_POLICIES, default=gradescope.COUNT)
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("ECS_LAB_TIMEOUT", DEFAULT_TIMEOUT_S)))
+    parser.add_argument("--prepare", action="store_true",
+                        help="setup.sh: do once what every grading run would otherwise redo, then grade the "
+                             "template as a trial (its score and how the code ran are printed)")
     args = parser.parse_args(argv)
+    if args.prepare:
+        return prepare(args.lang)
     run = AutograderRun(args.root, args.lang, gradescope.Policy(args.ungraded, args.bonus), args.timeout)
     run.grade()
     return 0
+
+
+def prepare(lang: str) -> int:
+    """Gradescope builds its image once (setup.sh) and grades every submission in a fresh container of
+    it: what a first run would compute and keep must be in the image. The cfn-lint verdicts of the lab's
+    own templates (cfn-lint is the scorer's largest memory cost: a run that finds them cached never loads
+    it), then a trial grade of the template, which must run to the end."""
+    from grader.judges.cfn_lint import cfn_lint_errors
+
+    for template in sorted((PROJECT / "resources").glob("*.yaml")):
+        errors = cfn_lint_errors(template)
+        print(f"ecs-lab autograder: cfn-lint {template.name}: {len(errors)} error(s), verdict cached", flush=True)
+    template = PROJECT / "student_template"
+    if not template.is_dir():
+        return 0
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ecs-lab-prepare-") as folder:
+        root = Path(folder)
+        shutil.copytree(template, root / "submission")
+        AutograderRun(root, lang, gradescope.DEFAULT_POLICY, DEFAULT_TIMEOUT_S).grade()
+        try:
+            data = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            print("ecs-lab autograder: the trial grade wrote no results", file=sys.stderr, flush=True)
+            return 1
+    graded = data.get("extra_data", {}).get("graded", True)
+    print(f"ecs-lab autograder: trial grade of the template: {data.get('score')} / {data.get('max_score')}"
+          f"{'' if graded else ' (NOT GRADED: see above)'}", flush=True)
+    for line in data.get("extra_data", {}).get("protections", []):
+        print(f"  - {line}", flush=True)
+    return 0 if graded else 1
 
 
 class AutograderRun:
@@ -56,6 +96,7 @@ class AutograderRun:
     def grade(self) -> None:
         self.results.parent.mkdir(parents=True, exist_ok=True)
         print(f"ecs-lab autograder: source {PROJECT}, submission {self.submission}, policy {self.policy}", flush=True)
+        become_subreaper()  # whatever the grader leaves behind comes back here, to be ended
         try:
             folder = self._find_folder()
             if folder is None:
@@ -93,10 +134,14 @@ class AutograderRun:
             return
         finally:
             _kill_group(process)  # nothing the grader started outlives it
+            _end_leftovers()
+            # The largest process of the run (the scorer): what a container's memory limit must hold.
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"ecs-lab autograder: peak memory of the grading run: {peak:.0f} MiB", flush=True)
         try:
             data = json.loads(graded.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            self._fail(_grader_failed(f"exit {returncode}", self.lang))
+            self._fail(_grader_failed(_how_it_ended(returncode, self.lang), self.lang))
             return
         shown = _relative(folder, self.submission)
         label = Text("Dossier noté", "Graded folder")(self.lang)
@@ -113,6 +158,64 @@ class AutograderRun:
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         tmp.replace(self.results)
         print(f"ecs-lab autograder: wrote {self.results} (score {data.get('score')})", flush=True)
+
+
+def _how_it_ended(returncode: int, lang: str) -> str:
+    """'exit 3', or the signal that killed it, named ('SIGKILL: memory exhausted?')."""
+    if returncode >= 0:
+        return Text(f"code de sortie {returncode}", f"exit status {returncode}")(lang)
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    if name == "SIGKILL":
+        return Text("tué par SIGKILL : mémoire du conteneur épuisée ?", "killed by SIGKILL: the container's memory "
+                    "exhausted?")(lang)
+    return Text(f"tué par le signal {name}", f"killed by signal {name}")(lang)
+
+
+def _end_leftovers() -> None:
+    """Kill what the run left (a student's process that escaped its worker, a worker whose scorer died)
+    and reap every child: under a PID 1 that does not reap (a container's shell), nothing stays defunct."""
+    for _ in range(50):
+        leftovers = _descendants(os.getpid()) | (_worker_users() if os.getuid() == 0 else set())
+        for pid in leftovers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+        if not leftovers:
+            return
+        time.sleep(0.01)
+
+
+def _descendants(root: int) -> set[int]:
+    import psutil
+
+    try:
+        return {p.pid for p in psutil.Process(root).children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE}
+    except psutil.Error:
+        return set()
+
+
+def _worker_users() -> set[int]:
+    """Live processes of the workers' own users (grader.worker.sandbox.UID_RANGE)."""
+    import psutil
+
+    from grader.worker.sandbox import UID_RANGE
+
+    found = set()
+    for process in psutil.process_iter(["uids", "status"]):
+        uids = process.info["uids"]
+        if uids and UID_RANGE[0] <= uids.real <= UID_RANGE[1] and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.add(process.pid)
+    return found
 
 
 def _kill_group(process: subprocess.Popen) -> None:

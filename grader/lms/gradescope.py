@@ -104,6 +104,7 @@ def results(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> dict:
             "graded_max": report.graded_max,
             "bonus_score": report.bonus_score,
             "bonus_max": report.bonus_max,
+            "protections": list(report.protections),
         },
         "tests": tests,
     }
@@ -226,6 +227,9 @@ def summary(report: GradeReport, policy: Policy = DEFAULT_POLICY) -> str:
     if report.flags:
         lines += ["", f"**{'Flagged for the instructor' if en else 'Signalé à l’enseignant'}**", ""]
         lines += [f"- {_lines(flag)}" for flag in report.flags]
+    if report.protections:  # where this grade was computed, and how far the code could reach
+        lines += ["", f"**{'How your code was run' if en else 'Comment votre code a été exécuté'}**", ""]
+        lines += [f"- {_lines(line)}" for line in report.protections]
     return "\n".join(lines) + "\n"
 
 
@@ -281,7 +285,6 @@ def nothing_graded(message: str, lang: str, *, tiers: tuple[str, ...] = ("offlin
 def failure_results(message: str, lang: str, policy: Policy = DEFAULT_POLICY, **kwargs) -> dict:
     """results.json with score 0 and `message` first in the summary (see nothing_graded)."""
     report = nothing_graded(message, lang, **kwargs)
-    data = results(report, policy)
-    data["output"] = f"**{md(message)}**\n\n" + data["output"]
+    data = results(report, policy)  # the message is its next step, said first
     data["extra_data"]["graded"] = False
     return data

@@ -1,10 +1,11 @@
 """``ecs-lab gradescope-bundle OUT.zip``: Gradescope's autograder, in one zip.
 
     OUT.zip
-      setup.sh            run once by Gradescope when it builds the image: Python >= 3.11 (base
-                          image Ubuntu 24.04), bubblewrap, a virtualenv with ``<source>[grader]``
+      setup.sh            run once by Gradescope when it builds the image: a Python >= 3.11, libseccomp,
+                          a virtualenv with ``<source>[offline]``, the grader made root's alone, then
+                          what a first run would do (cfn-lint's verdicts, a trial grade of the template)
       run_autograder      run for every submission: ``python -m grader.lms.autograder``
-      pyproject.toml, conftest.py, ecslab/, grader/, checks/, resources/   the suite's source
+      pyproject.toml, conftest.py, ecslab/, grader/, checks/, resources/, student_template/   the suite's source
 
 Never the solution (reference/) nor the project's tests (tests/). Gradescope unpacks the zip in
 /autograder/source; both scripts honour ``AUTOGRADER_ROOT`` (default /autograder) and
@@ -25,7 +26,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 SOURCE_FILES = ("pyproject.toml", "conftest.py")
-SOURCE_DIRS = ("ecslab", "grader", "checks", "resources")
+SOURCE_DIRS = ("ecslab", "grader", "checks", "resources", "student_template")
 SKIPPED_PARTS = {"__pycache__", "reference", "tests"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".tmp")
 BASE_IMAGE = "Ubuntu 24.04"
@@ -118,38 +119,85 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = Fa
 
 
 def setup_script(lang: str) -> str:
-    too_old = _t(
+    no_python = _t(
         lang,
-        "ERREUR : l'autograder du lab 8 demande Python 3.11 ou plus récent, cette image a ${VERSION}. "
-        f"Dans Gradescope (Configure Autograder), choisissez l'image de base {BASE_IMAGE}, puis reconstruisez.",
-        "ERROR: the Lab 8 autograder needs Python 3.11 or newer, this image has ${VERSION}. "
-        f"In Gradescope (Configure Autograder), choose the base image {BASE_IMAGE}, then rebuild.")
+        "ERREUR : l'autograder du lab 8 demande Python 3.11 ou plus récent ; cette image a ${VERSION}, et ni apt "
+        f"(python3.11) ni uv n'ont pu en installer un. Dans Gradescope (Configure Autograder), choisissez l'image "
+        f"de base {BASE_IMAGE}, puis reconstruisez.",
+        "ERROR: the Lab 8 autograder needs Python 3.11 or newer; this image has ${VERSION}, and neither apt "
+        f"(python3.11) nor uv could install one. In Gradescope (Configure Autograder), choose the base image "
+        f"{BASE_IMAGE}, then rebuild.")
     return f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (written by
-# `ecs-lab gradescope-bundle`). Base image: {BASE_IMAGE} (Python >= 3.11 is needed).
-# AUTOGRADER_ROOT (default /autograder) and ECS_LAB_PYTHON (default python3) can be overridden.
+# `ecs-lab gradescope-bundle`); every submission is then graded in a fresh container of that image,
+# so this does all that a first grading run would otherwise do. Any Ubuntu or Debian base image:
+# a Python >= 3.11 is provided where the image's is older (apt's python3.11, else uv's).
+# AUTOGRADER_ROOT (default /autograder) and ECS_LAB_PYTHON (a Python >= 3.11) can be overridden.
 set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SOURCE="$ROOT/source"
-PYTHON="${{ECS_LAB_PYTHON:-python3}}"
+STARTED=$SECONDS
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-if command -v apt-get >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  # bubblewrap: the sandbox the student's code runs in (grader/worker/sandbox.py).
-  apt-get install -y --no-install-recommends python3 python3-venv python3-pip bubblewrap ca-certificates
+apt_install() {{  # packages...: true when apt-get installed them all
+  command -v apt-get >/dev/null 2>&1 || return 1
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+    || {{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; }}
+}}
+new_enough() {{ "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; }}
+
+# libseccomp: the student's code gets a seccomp filter; bubblewrap: used where namespaces are allowed
+# (a Gradescope container refuses them: the grader then confines the code without namespaces).
+apt_install ca-certificates libseccomp2 bubblewrap python3 python3-venv \
+  || echo "ecs-lab autograder: apt-get could not install libseccomp2/bubblewrap (the report says what applies)"
+
+PYTHON="${{ECS_LAB_PYTHON:-}}"
+if [ -z "$PYTHON" ]; then
+  for candidate in python3 python3.14 python3.13 python3.12 python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1 && new_enough "$candidate"; then PYTHON=$(command -v "$candidate"); break; fi
+  done
 fi
-
-VERSION="$("$PYTHON" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])' 2>/dev/null || echo "no Python")"
-if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
-  echo {_bash_double(too_old)} >&2
+if [ -z "$PYTHON" ] && apt_install python3.11 python3.11-venv && new_enough python3.11; then
+  PYTHON=$(command -v python3.11)  # Ubuntu 22.04 (universe), Debian 12
+fi
+if [ -z "$PYTHON" ] && apt_install python3-venv; then
+  # python-build-standalone through uv, in a folder every user can read (the student's code runs as another user)
+  python3 -m venv /opt/ecs-lab-uv && /opt/ecs-lab-uv/bin/python -m pip install --quiet uv \
+    && UV_PYTHON_INSTALL_DIR=/opt/ecs-lab-python /opt/ecs-lab-uv/bin/uv python install 3.11 >/dev/null \
+    && PYTHON=$(UV_PYTHON_INSTALL_DIR=/opt/ecs-lab-python /opt/ecs-lab-uv/bin/uv python find 3.11) || PYTHON=""
+fi
+if [ -z "$PYTHON" ] || ! new_enough "$PYTHON"; then
+  VERSION="$("${{ECS_LAB_PYTHON:-python3}}" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])' 2>/dev/null \
+             || echo "no Python")"
+  echo {_bash_double(no_python)} >&2
   exit 1
 fi
 
+# The grader and what grading offline needs, nothing more (not the local tier's packages).
 "$PYTHON" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --upgrade pip
-"$ROOT/venv/bin/python" -m pip install "$SOURCE[grader]"
-echo "ecs-lab autograder: $VERSION, $("$ROOT/venv/bin/python" -m pytest --version 2>&1)"
+"$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE[offline]"
+"$ROOT/venv/bin/python" -m compileall -q -j 0 "$SOURCE" "$ROOT/venv/lib" >/dev/null 2>&1 || true
+
+# The virtual clock's library (grader/worker/clock): built once here, with a C compiler installed for it.
+command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev || true
+(cd "$SOURCE" && "$ROOT/venv/bin/python" -m grader.worker.clock "$ROOT/timeshim") \
+  || echo "ecs-lab autograder: no virtual clock library here; the grader's Python-level clock will be used"
+
+# The grader is root's alone: the student's code runs as another user, which can read neither the
+# checks nor the installed grader, even where Landlock is refused.
+SITE=$("$ROOT/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+chmod 0711 "$ROOT"
+chmod -R go-rwx "$SOURCE"
+for package in grader ecslab checks; do
+  if [ -e "$SITE/$package" ]; then chmod -R go-rwx "$SITE/$package"; fi
+done
+
+# cfn-lint's verdicts on the lab's templates, then a trial grade of the template (prints how the
+# student's code will run here); a failure stops the image's build, with the reason.
+(cd "$SOURCE" && ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$ROOT/venv/bin/python" -m grader.lms.autograder --prepare \
+   --lang={lang})
+echo "ecs-lab autograder ready: $("$ROOT/venv/bin/python" --version), environment $(du -sh "$ROOT/venv" | cut -f1), \
+setup in $((SECONDS - STARTED)) s"
 """
 
 
@@ -170,7 +218,7 @@ mkdir -p "$RESULTS"
 rm -f "$RESULTS/results.json"
 
 if cd "$ROOT/source"; then
-  "$PYTHON" -m grader.lms.autograder --root="$ROOT" {settings}
+  ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$PYTHON" -m grader.lms.autograder --root="$ROOT" {settings}
 fi
 
 # The last resort: Gradescope is never left without results.
@@ -218,7 +266,7 @@ neither reference/ nor tests/).
 Checkpoints the offline tier cannot verify: {ungraded}; bonus: {bonus_line}; feedback language: {lang}.
 
 In Gradescope (Programming Assignment, then Configure Autograder):
-  1. Base image: {BASE_IMAGE} (the grader needs Python >= 3.11; setup.sh stops with a message on an older one).
+  1. Base image: the default Ubuntu 22.04 or {BASE_IMAGE} (setup.sh installs Python 3.11 where the image's is older).
   2. Upload {out.name} and let Gradescope build the image.
   3. Assignment total points (Settings): {total:g}.
   4. Students upload image_classifier_operations.py and s3_io.py (alone, or their folder: nested folders are fine).
@@ -235,7 +283,7 @@ Points de contrôle que le tier offline ne peut pas vérifier : {ungraded} ; bon
 langue des retours : {lang}.
 
 Dans Gradescope (Programming Assignment, puis Configure Autograder) :
-  1. Image de base : {BASE_IMAGE} (le correcteur demande Python >= 3.11 ; setup.sh s'arrête avec un message sinon).
+  1. Image de base : Ubuntu 22.04 (par défaut) ou {BASE_IMAGE} (setup.sh installe Python 3.11 si celui de l'image est plus ancien).
   2. Déposez {out.name} et laissez Gradescope construire l'image.
   3. Total des points du devoir (Settings) : {total:g}.
   4. Les étudiants déposent image_classifier_operations.py et s3_io.py (seuls, ou leur dossier : les sous-dossiers \

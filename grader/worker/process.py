@@ -22,6 +22,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -49,6 +50,8 @@ MAX_RESTARTS = 4
 # A call stopped at its wall limit whose virtual time moved this recently was not stuck in a real
 # wait: it keeps going without end (its verdict stays "does not answer").
 LIVE_CLOCK_S = 2.0
+# The worker processes this scorer started (bubblewrap or the zygote): never taken for an orphan.
+_ALL_WORKER_PROCESSES: set[int] = set()
 
 
 class WorkerFailure(Exception):
@@ -339,16 +342,17 @@ class ImportProblem:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A server of the scorer's that the worker may reach: on TCP, and on a Unix socket for the
-    sandbox (which has no network of its own: inside, 127.0.0.1:port leads to the socket)."""
+    """A server of the scorer's that the worker may reach: on its Unix socket (the worker makes no
+    network socket: 127.0.0.1:port leads there, see runtime/ecs_lab_confinement.py), or on TCP where
+    the platform has no Unix sockets."""
 
     host: str
     port: int
     unix_socket: str | None = None
     scheme: str = "http"
 
-    def url(self, sandboxed: bool) -> str:
-        return f"{self.scheme}://{'127.0.0.1' if sandboxed else self.host}:{self.port}"
+    def url(self) -> str:
+        return f"{self.scheme}://{'127.0.0.1' if self.unix_socket else self.host}:{self.port}"
 
 
 class Worker:
@@ -359,16 +363,21 @@ class Worker:
         self.files = files  # module name -> the submission's file
         self.region = region
         self.clock_mode = clock  # "virtual" (the scorer's clock) or "real"
-        sandboxed = sandbox.mode() == "bubblewrap"
         endpoints = endpoints or {}
         # environment variable -> URL of a scorer's endpoint (AWS_ENDPOINT_URL, DOCKER_HOST)
-        self.environment = {**environment, **{name: e.url(sandboxed) for name, e in endpoints.items()}}
+        self.environment = {**environment, **{name: e.url() for name, e in endpoints.items()}}
         self.docker_url = self.environment.get("DOCKER_HOST", "")
-        self.unix_endpoints = {e.port: e.unix_socket for e in endpoints.values() if sandboxed and e.unix_socket}
+        self.unix_endpoints = {e.port: e.unix_socket for e in endpoints.values() if e.unix_socket}
+        for path in self.unix_endpoints.values():
+            sandbox.open_to_worker(path)
         self.forbidden_paths = forbidden_paths or []
         self.problems: dict[str, ImportProblem] = {}
         self.flags: list[str] = []
-        self.protections: list = []
+        self.protections: list = []  # what protected the grader (Texts), from what the worker applied
+        self.confinement: dict = {}  # what the worker reported it applied
+        self.uid: int | None = None  # the worker's own user, when the grader is root
+        self._clock: ClockServer | None = None  # the time shim's server (virtual clock, where it works)
+        self.clock_kind = ""  # "shim" | "python" (the fallback) | "" (real clock)
         self.mode = ""
         self._lock = threading.RLock()
         self._private: Path | None = None
@@ -381,8 +390,6 @@ class Worker:
         self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
         self._fds: list[int] = []
         self._keep: set[int] = set()
-        self._clock: ClockServer | None = None  # the time shim's server (virtual clock, where it works)
-        self.clock_kind = ""  # "shim" | "python" (the fallback) | "" (real clock)
 
     # --- life ----------------------------------------------------------------------------------
     def __enter__(self) -> "Worker":
@@ -422,7 +429,7 @@ class Worker:
                                       "clock_shim": self._clock is not None},
                             unix_endpoints=self.unix_endpoints, forbidden_paths=self.forbidden_paths,
                             readable=clock_folder)
-        self.mode, self.protections = plan.mode, plan.protections
+        self.mode, self.uid = plan.mode, plan.settings["uid"]
         log = open(self._private / "worker.log", "wb")  # noqa: SIM115 - kept by the process
         try:
             # Always from the same long-lived thread: bubblewrap's --die-with-parent follows the
@@ -435,6 +442,8 @@ class Worker:
         finally:
             theirs.close()
             log.close()
+        _ALL_WORKER_PROCESSES.add(self._process.pid)
+        become_subreaper()
         self._socket = ours
         ours.settimeout(START_TIME_LIMIT_S)
         try:
@@ -442,6 +451,9 @@ class Worker:
             ready = self._receive()
             if ready.get("op") != "ready":
                 raise ValueError("the worker's first message is not its readiness")
+            # Said before any code of the submission ran in the worker: it can be trusted.
+            self.confinement = ready.get("confinement") if isinstance(ready.get("confinement"), dict) else {}
+            self.protections = sandbox.protections(plan.mode, plan.settings["limits"], self.confinement)
             self._clock_ready(ready)
         except (OSError, ValueError, EOFError) as error:
             tail = (self._private / "worker.log").read_bytes()[-1500:].decode("utf-8", "replace")
@@ -641,14 +653,22 @@ class Worker:
             victims = _descendants(table, root) - self._keep
             victims |= {pid for pid, (_ppid, _state, sid) in table.items() if sid in self._sessions}
             victims = {pid for pid in victims if table.get(pid, (0, "Z", 0))[1] not in "ZX"}
+            if not victims and self.mode != "bubblewrap":
+                # What escaped the tree (a double fork after killing its parent, a new session): the
+                # worker's own user's processes, and the orphans the scorer adopted. (Nothing leaves
+                # bubblewrap's process namespace: there, its user is swept when the worker ends.)
+                victims = (self._escaped() - self._keep) - {self._zygote.pid}
             if not victims:
                 return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.001)
+            _kill(victims)
+
+    def _escaped(self) -> set[int]:
+        """Processes of the submission no longer under the worker: its own user's (the grader is root),
+        or orphans the scorer adopted (it is their subreaper) that carry the worker's seccomp filter."""
+        found = _processes_of(self.uid) if self.uid is not None else set()
+        if self.confinement.get("seccomp"):
+            found |= {pid for pid in _adopted() if _seccomp_filters(pid) > _seccomp_filters(os.getpid())}
+        return found - _ALL_WORKER_PROCESSES
 
     # --- the end -------------------------------------------------------------------------------
     def _shutdown(self) -> None:
@@ -668,6 +688,12 @@ class Worker:
                     self._zygote.wait(timeout=5)
             except psutil.Error:
                 pass
+            for _ in range(50):  # the worker's own user, the zygote included: nothing of it is left
+                escaped = (_processes_of(self.uid) if self.uid is not None else set()) | self._escaped()
+                if not escaped:
+                    break
+                _kill(escaped)
+            _ALL_WORKER_PROCESSES.discard(self._process.pid)
             self._process = None
         if self._socket is not None:
             self._socket.close()
@@ -722,6 +748,73 @@ def _process_table() -> dict[int, tuple[int, str, int]]:
             continue
         table[int(entry.name)] = (int(fields[1]), fields[0].decode(), int(fields[3]))
     return table
+
+
+def _processes_of(uid: int) -> set[int]:
+    """Every live process whose real user is `uid` (read from /proc/PID/status: a process that changed
+    its user is not dumpable, and /proc shows it as root's)."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _status(int(entry.name))
+        if fields.get("Uid", "").split(None, 1)[:1] == [str(uid)] and fields.get("State", "?")[:1] not in "ZX":
+            found.add(int(entry.name))
+    return found
+
+
+def _status(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            text = status.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return {}
+    return dict(line.split(":\t", 1) for line in text.splitlines() if ":\t" in line)
+
+
+def _seccomp_filters(pid: int) -> int:
+    value = _status(pid).get("Seccomp_filters", "0").strip()
+    return int(value) if value.isdigit() else 0
+
+
+def _adopted() -> set[int]:
+    """The scorer's own children that it did not start: orphans of the submission it adopted as their
+    subreaper (become_subreaper)."""
+    children: set[int] = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as listing:
+                children.update(int(pid) for pid in listing.read().split())
+    except OSError:
+        return set()
+    return children - _ALL_WORKER_PROCESSES
+
+
+def _kill(pids: set[int]) -> None:
+    """SIGKILL `pids`; the scorer's own children among them (adopted orphans) are reaped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in pids & _adopted():
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    time.sleep(0.001)
+
+
+def become_subreaper() -> None:
+    """Orphans of the submission are re-parented to the scorer, not to init (or a container's PID 1,
+    which may never reap them): the scorer finds them, kills them and reaps them."""
+    if sys.platform == "linux":
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
 
 
 def _tree_table(root: int) -> dict[int, tuple[int, str, int]] | None:

