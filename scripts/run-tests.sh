@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 bash scripts/setup-sandbox.sh
+# The virtual clock's library (grader/worker/clock/timeshim.c) is compiled at first use.
+bash scripts/ensure-package.sh cc gcc "the grader's virtual clock falls back to its Python-level clock meanwhile."
 bash scripts/setup-browser.sh
 eval "$(bash scripts/setup-docker.sh)"
 export ECS_LAB_BASE_IMAGE ECS_LAB_BUILD_NETWORK TESTCONTAINERS_RYUK_DISABLED
