@@ -9,7 +9,7 @@ containers of that image at Gradescope's tightest limits (384 MB, a quarter of a
 the wall time, the scorer's peak memory (the largest process of the run: getrusage's children
 maximum, taken by a wrapper around run_autograder) and the container's peak (its cgroup's).
 
-    python benchmarks/bench_gradescope.py [--baseline COMMIT] [--runs 2] [--memory 384m] [--cpus 0.25]
+    python benchmarks/bench_gradescope.py [--baseline COMMIT] [--after COMMIT] [--runs 2] [--memory 384m] [--cpus 0.25]
 """
 
 from __future__ import annotations
@@ -118,13 +118,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE, help=f"commit to compare with (default {BASELINE})")
+    parser.add_argument("--after", default=None, help="commit measured as 'after' (default: this checkout)")
     parser.add_argument("--runs", type=int, default=2, help="grades of the reference per image (default 2)")
     parser.add_argument("--memory", default="384m")
     parser.add_argument("--cpus", type=float, default=0.25)
     args = parser.parse_args()
     PIP_CACHE.mkdir(parents=True, exist_ok=True)
     client = docker.from_env(timeout=1800)
-    trees = {"before": worktree(args.baseline), "after": ROOT}
+    trees = {"before": worktree(args.baseline), "after": worktree(args.after) if args.after else ROOT}
     rows = {}
     for name, tree in trees.items():
         zip_path = bundle(tree, ROOT / ".cache" / "bench" / f"gradescope-{name}")
