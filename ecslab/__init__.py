@@ -14,8 +14,10 @@ Modules, one concern each:
 - ``cleanup``     the step 8 clean-up and the final clean-up
 - ``submission``  loading a student's module by path
 - ``facts``       the lab's names, ports and outputs (one place for the lab, the grader and the tests)
-- ``moto_server`` a moto server in this process; ``moto_bridge`` every patch of moto
-- ``local_ecs``   a local ECS that really runs the tasks in Docker
+- ``sandbox_commands``  ``ecs-lab sandbox up|down|status|env`` (the sandbox itself: ``standin.sandbox``)
+
+The stand-in for AWS (moto and its bridge, the local ECS, the sandbox) is the package ``standin``,
+below this one; the grader's commands join ``ecs-lab`` through the ``ecs_lab.commands`` entry points.
 """
 
 from ecslab.facts import CLASSIFIER_FAMILY as CLASSIFIER_TASK_FAMILY

@@ -3,8 +3,10 @@
     ecs-lab [--profile aws-labs] [--region eu-west-1] [--lang fr|en] COMMAND ...
 
 Commands: default-vpc, deploy, update-task-definitions, build web|classifier, push web|classifier,
-run-classifier, cleanup-step8, cleanup, sandbox up|down|status|env (ecslab.sandbox); for instructors (grader/commands.py): grade,
-gradescope-bundle, classroom. Every expected failure is printed as
+run-classifier, cleanup-step8, cleanup, sandbox up|down|status|env (ecslab.sandbox_commands, on
+standin.sandbox); for instructors, registered through the entry points of the group
+``ecs_lab.commands`` (grader/commands.py): grade, gradescope-bundle, classroom,
+classroom-workflow. Every expected failure is printed as
 one message (French by default) with a non-zero exit code, never a traceback
 (set ``ECSLAB_DEBUG=1`` to get the traceback while developing).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata as metadata
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -38,6 +41,7 @@ from ecslab.taskdef import (
 )
 
 OPERATIONS_MODULE = "image_classifier_operations"
+COMMANDS_GROUP = "ecs_lab.commands"  # entry points: (subparsers, common parser, lang) -> None
 DEFAULT_SUBMISSION = "student_template"
 
 
@@ -120,9 +124,6 @@ class LabArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{'Error: ' if self.lang == 'en' else 'Erreur : '}{message}\n")
-
-
-FrenchArgumentParser = LabArgumentParser  # its former name
 
 
 def build_parser(lang: str = "fr") -> argparse.ArgumentParser:
@@ -249,7 +250,7 @@ def build_parser(lang: str = "fr") -> argparse.ArgumentParser:
                               "the sandbox: the whole lab on this machine, without an AWS account "
                               "(up, down, status, env)"))
     actions = p.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True, parser_class=parser_class)
-    from ecslab.sandbox import commands as sandbox
+    from ecslab import sandbox_commands as sandbox
 
     q = actions.add_parser("up", parents=[common], help=t("démarrer le bac à sable", "start the sandbox"))
     q.add_argument("--port", type=int, default=None,
@@ -271,9 +272,10 @@ def build_parser(lang: str = "fr") -> argparse.ArgumentParser:
                    help=t("les lignes unset pour revenir à AWS", "the unset lines to go back to AWS"))
     q.set_defaults(handler=sandbox.cmd_env)
 
-    from grader.commands import register  # the instructor's commands (grade, gradescope-bundle...)
-
-    register(sub, common, lang)
+    # Other packages' commands (the grader's: grade, gradescope-bundle...), registered by their own
+    # distribution's entry points: the lab's command imports nothing above it.
+    for entry in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        entry.load()(sub, common, lang)
     return parser
 
 

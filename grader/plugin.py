@@ -213,7 +213,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 def _use_sandbox(lang: str) -> str:
     """--tier sandbox: the aws tier against the running sandbox, as after `eval "$(ecs-lab sandbox env)"`."""
-    from ecslab.sandbox.home import Home, default_home
+    from standin.sandbox.home import Home, default_home
 
     home = Home(default_home())
     running = home.running()
@@ -221,7 +221,7 @@ def _use_sandbox(lang: str) -> str:
         raise pytest.UsageError(Text(
             f"--tier sandbox : le bac à sable ne tourne pas ({home.path}). Démarrez-le avec « ecs-lab sandbox up ».",
             f"--tier sandbox: the sandbox is not running ({home.path}). Start it with 'ecs-lab sandbox up'.")(lang))
-    os.environ.update(home.environment(int(running["port"]), running))
+    os.environ.update(home.environment(int(running["port"]), PROFILE, REGION, running))
     return "aws"
 
 

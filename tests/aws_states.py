@@ -57,7 +57,7 @@ import botocore.session
 import ecslab.cleanup
 import ecslab.stacks
 from ecslab.cleanup import Cleaner
-from ecslab.cloudtrail import EventHistory
+from standin.cloudtrail import EventHistory
 from ecslab.console import Console
 from ecslab.stacks import deploy_lab_stacks
 from ecslab.submission import load_module
@@ -84,7 +84,7 @@ def free_port() -> int:
 
 
 class CloudTrailEmulator(EventHistory):
-    """ecslab.cloudtrail's event history, filled with the write calls of the attached ("student")
+    """standin.cloudtrail's event history, filled with the write calls of the attached ("student")
     sessions (a botocore hook: request parameters, response elements, error code)."""
 
     def attach(self, session: boto3.Session, account_id: str, user: str = "student") -> None:
@@ -155,11 +155,11 @@ class MotoServer:
         from moto.moto_api import state_manager
         from moto.server import ThreadedMotoServer
 
-        from ecslab import moto_bridge
+        from standin import moto_bridge
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         stack = self._stack
-        # moto as AWS for the lab (ecslab.moto_bridge), and CloudTrail's LookupEvents answered from
+        # moto as AWS for the lab (standin.moto_bridge), and CloudTrail's LookupEvents answered from
         # the calls the students' sessions made.
         stack.enter_context(moto_bridge.bridged(lookup_events=self.trail.lookup if self.cloudtrail else None))
         # Tasks stay where set_task puts them (moto advances them one state per DescribeTasks).

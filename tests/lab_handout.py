@@ -130,7 +130,7 @@ def docker_bridge_gateway() -> str:
     """The host's address on Docker's default bridge, found as the local ECS finds its own network's."""
     import docker
 
-    from ecslab.local_ecs.host_address import network_gateway
+    from standin.local_ecs.host_address import network_gateway
 
     client = docker.from_env()
     try:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from ecslab.processes import pid_alive, pid_exists  # noqa: F401 - the tests use them from here
+from standin.processes import pid_alive, pid_exists  # noqa: F401 - the tests use them from here
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "ecslab.cli"]
@@ -171,7 +171,7 @@ class Sandbox:
         import boto3
 
         from ecslab.facts import REGION
-        from ecslab.sandbox.home import ACCESS_KEY, SECRET_KEY
+        from standin.sandbox.home import ACCESS_KEY, SECRET_KEY
 
         return _EndpointSession(boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                                               region_name=REGION), self.endpoint)
@@ -192,7 +192,7 @@ class Sandbox:
         """The containers and networks labelled with the run id (names; empty when none is left)."""
         import docker
 
-        from ecslab.local_ecs.docker_resources import RUN_LABEL
+        from standin.local_ecs.docker_resources import RUN_LABEL
 
         client = docker.from_env(timeout=60)
         try:
@@ -250,7 +250,7 @@ class Sandbox:
             try:
                 import docker
 
-                from ecslab.local_ecs.docker_resources import RUN_LABEL
+                from standin.local_ecs.docker_resources import RUN_LABEL
 
                 client = docker.from_env(timeout=60)
                 label = {"label": f"{RUN_LABEL}={state['run_id']}"}
@@ -324,7 +324,7 @@ def docker_gateways(network_name: str) -> set[str]:
     """The host's addresses on a Docker network (its gateways, or its bridge interface's)."""
     import docker
 
-    from ecslab.local_ecs.host_address import network_gateways
+    from standin.local_ecs.host_address import network_gateways
 
     client = docker.from_env(timeout=60)
     try:

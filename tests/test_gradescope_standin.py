@@ -43,7 +43,7 @@ def bridge_server() -> Iterator[OutsideServer]:
     """A server on the host's Docker bridge: what a container reaches when its network is open."""
     import docker
 
-    from ecslab.local_ecs.host_address import network_gateway
+    from standin.local_ecs.host_address import network_gateway
 
     client = docker.from_env()
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 
-from ecslab.local_ecs.host_address import interface_address, network_gateways, resolve_host_address
+from standin.local_ecs.host_address import interface_address, network_gateways, resolve_host_address
 
 
 def _loopback_name() -> str:

@@ -16,8 +16,8 @@ from unittest import mock
 
 import pytest
 
-from ecslab.local_ecs import LocalEcs, LocalEcsError
-from ecslab.local_ecs.runner import RunSettings
+from standin.local_ecs import LocalEcs, LocalEcsError
+from standin.local_ecs.runner import RunSettings
 from local_tier_support.docker_state import RUN_ID_VARIABLE, Snapshot, docker_client_or_skip, new_run_id
 
 BASE = os.environ.get("ECS_LAB_BASE_IMAGE", "ecs-lab/python-base:3.11-bookworm")
@@ -75,7 +75,7 @@ def test_leftovers_of_a_killed_run_are_swept(docker_client, tmp_path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
         import os, time
-        from ecslab.local_ecs import LocalEcs
+        from standin.local_ecs import LocalEcs
         ecs = LocalEcs().start()
         os.environ.update(ecs.environment())
         ecs.client("ecs").create_cluster(clusterName="c")

@@ -1,4 +1,4 @@
-"""The local ECS (ecslab.local_ecs) on its own: what RunTask, DescribeTasks and StopTask do
+"""The local ECS (standin.local_ecs) on its own: what RunTask, DescribeTasks and StopTask do
 with real containers, the task metadata endpoint, a service of 2 tasks behind the local load
 balancer (stable, two distinct tasks answering, scaled to 0), the clean-up.
 
@@ -18,9 +18,10 @@ from unittest import mock
 
 import pytest
 
-from ecslab.local_ecs import LocalEcs
-from ecslab.local_ecs.lifecycle import ORDER
-from ecslab.local_ecs.runner import RunSettings
+from ecslab.facts import REGION
+from standin.local_ecs import LocalEcs
+from standin.local_ecs.lifecycle import ORDER
+from standin.local_ecs.runner import RunSettings
 from local_tier_support.docker_state import Snapshot, docker_client_or_skip
 
 BASE = os.environ.get("ECS_LAB_BASE_IMAGE", "ecs-lab/python-base:3.11-bookworm")
@@ -46,7 +47,7 @@ def docker_client():
 def world(docker_client):
     before = Snapshot.take(docker_client)
     settings = RunSettings(task_time_limit_s=60, stop_timeout_s=1)
-    with LocalEcs(docker_client, settings=settings) as ecs, mock.patch.dict(os.environ, ecs.environment()):
+    with LocalEcs(docker_client, region=REGION, settings=settings) as ecs, mock.patch.dict(os.environ, ecs.environment()):
         ecs.client("ecs").create_cluster(clusterName=CLUSTER)
         ecs.client("logs").create_log_group(logGroupName=GROUP)
         uri = ecs.client("ecr").create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]

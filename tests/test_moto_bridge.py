@@ -1,10 +1,10 @@
-"""Where moto differs from AWS for this lab, bridged in one place (ecslab/moto_bridge.py)."""
+"""Where moto differs from AWS for this lab, bridged in one place (standin/moto_bridge.py)."""
 from __future__ import annotations
 
 import boto3
 from moto import mock_aws
 
-from ecslab.moto_bridge import bridged
+from standin.moto_bridge import bridged
 
 
 def test_run_task_on_ec2_without_container_instances_answers_like_ecs(monkeypatch):

@@ -60,7 +60,7 @@ def prerequisites():
     client = docker_client_or_skip()
     from docker.errors import ImageNotFound
 
-    from ecslab.sandbox.registry import registry_binary
+    from standin.sandbox.registry import registry_binary
 
     try:
         missing = None if registry_binary() else "docker-registry is not installed"
@@ -319,7 +319,7 @@ def _interrupt_up(sandbox: Sandbox, ready, **extra_env: str) -> tuple[subprocess
     try:
         def daemon() -> int | None:
             for child in psutil.Process(process.pid).children():
-                if "ecslab.sandbox.daemon" in " ".join(child.cmdline()):
+                if "standin.sandbox.daemon" in " ".join(child.cmdline()):
                     return child.pid
             return None
 
@@ -345,7 +345,7 @@ def docker_client():
 
 
 def test_ctrl_c_during_up_stops_the_daemon_and_leaves_nothing(tmp_path, docker_client):
-    from ecslab.local_ecs.docker_resources import OWNER_LABEL
+    from standin.local_ecs.docker_resources import OWNER_LABEL
 
     client = docker_client
 

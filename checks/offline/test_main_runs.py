@@ -13,7 +13,7 @@ import hashlib
 
 import pytest
 
-from ecslab import moto_bridge
+from standin import moto_bridge
 from ecslab.facts import log_stream
 from grader.evidence.awslogs import classifier_output, result_document, write_container_output
 from grader.evidence.docker_engine import ecr_put_image

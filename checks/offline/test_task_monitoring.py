@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from ecslab import moto_bridge
+from standin import moto_bridge
 from grader.evidence.aws_requests import Stop
 from grader.feedback import Text, expect, shorten
 from grader.i18n import number

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
-from ecslab.serving import WsgiServers
+from standin.serving import WsgiServers
 from grader.evidence.aws_requests import served
 
 API_VERSION = "1.43"

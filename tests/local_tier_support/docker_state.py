@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ecslab.local_ecs.docker_resources import RUN_ID_VARIABLE, RUN_LABEL
+from standin.local_ecs.docker_resources import RUN_ID_VARIABLE, RUN_LABEL
 
 OUR_IMAGE_PREFIXES = ("ecs-lab-grader/",)
 OUR_NAME_PREFIX = "ecs-lab-local-"

@@ -1,7 +1,7 @@
 """The local tier's fixtures: the Docker engine, the images, one world for the tier, a record per check.
 
 Without Docker (or a base image, or the test model) the tier is not graded, with the reason;
-in CI (CI=true) that is a failure. SIGTERM is handled as Ctrl-C (ecslab.local_ecs).
+in CI (CI=true) that is a failure. SIGTERM is handled as Ctrl-C (standin.local_ecs).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One world for the whole tier: the classifier image built from the submission (the lab's code
 with the student's ``s3_io.py`` and the EfficientNet-Lite0 test model), a moto server with
-the local ECS hooked in (ecslab.local_ecs), the lab's two stacks deployed into it, the
+the local ECS hooked in (standin.local_ecs), the lab's two stacks deployed into it, the
 cluster of step 3, the image published to the ECR stand-in under the stack's classifier
 repository URI, a photo server the containers reach, and the student's
 worker (grader.worker) whose boto3 talks to that moto server, on the real clock: tasks
@@ -74,7 +74,7 @@ class LocalWorld:
     submission: Submission
     docker: Any  # docker.DockerClient of the grader's engine
     images: BuiltImages
-    ecs: Any = None  # ecslab.local_ecs.LocalEcs
+    ecs: Any = None  # standin.local_ecs.LocalEcs
     outputs: dict[str, str] = field(default_factory=dict)
     photos: PhotoServer | None = None
     worker: Worker | None = None
@@ -86,8 +86,8 @@ class LocalWorld:
     _stack: ExitStack = field(default_factory=ExitStack)
 
     def __enter__(self) -> "LocalWorld":
-        from ecslab.local_ecs import LocalEcs
-        from ecslab.local_ecs.runner import RunSettings
+        from standin.local_ecs import LocalEcs
+        from standin.local_ecs.runner import RunSettings
         from ecslab.stacks import deploy_lab_stacks
 
         stack = self._stack

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from ecslab import moto_bridge
+from standin import moto_bridge
 from ecslab.facts import ACCOUNT_ID, REGION
-from ecslab.moto_server import MotoServer
+from standin.moto_server import MotoServer
 from grader.evidence.aws_requests import STUDENT_KEY, AwsRequests, Scenario
 from grader.evidence.clock import VirtualClock
 from grader.evidence.docker_engine import DockerEngine, EngineState
@@ -83,11 +83,11 @@ class OfflineWorld:
                 stack.enter_context(_unset(name))
             from moto import mock_aws
 
-            stack.enter_context(moto_bridge.shared_models())
+            stack.enter_context(moto_bridge.shared_models(REGION))
             stack.enter_context(mock_aws())
             stack.enter_context(moto_bridge.bridged())
             socket = sandbox.unix_sockets(stack)
-            moto = MotoServer(wrap=self._record, unix_socket=socket("aws")).start()
+            moto = MotoServer(region=REGION, wrap=self._record, unix_socket=socket("aws")).start()
             stack.callback(moto.stop)
             self.engine = DockerEngine(unix_socket=socket("docker")).start()
             stack.callback(self.engine.stop)

@@ -1,7 +1,7 @@
 """`ecs-lab sandbox up | down [--keep] | status | env [--unset]`: the student's side of the sandbox.
 
 `up` checks what the sandbox needs (Docker, the registry program, free ports), starts
-``python -m ecslab.sandbox.daemon`` in a session of its own (closing the terminal does not stop
+``python -m standin.sandbox.daemon`` in a session of its own (closing the terminal does not stop
 it) and waits until it answers; Ctrl-C while it starts stops it again. `down` asks it to stop
 (SIGTERM; `--keep` first says to save the state) and, if it had died without cleaning up,
 removes what it left: its registry process, its containers and network, by their labels.
@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from ecslab.errors import LabError
-from ecslab.sandbox.home import Home, default_home, default_port, pid_alive, port_taken
+from ecslab.facts import PROFILE, REGION
+from standin.sandbox.home import Home, default_home, default_port, pid_alive, port_taken
 
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 90.0
@@ -64,7 +65,7 @@ def cmd_up(ctx: Any) -> int:
     problem = _docker_problem()
     if problem:
         raise LabError("sandbox_no_docker", error=problem)
-    from ecslab.sandbox.registry import (
+    from standin.sandbox.registry import (
         registry_binary,  # imports the local ECS: only when starting
     )
 
@@ -72,11 +73,11 @@ def cmd_up(ctx: Any) -> int:
         raise LabError("sandbox_no_registry")
     home.path.mkdir(parents=True, exist_ok=True)
     home.stop_request.unlink(missing_ok=True)
-    home.write_profile(port)
+    home.write_profile(port, PROFILE, REGION)
     ctx.console.say("sandbox_starting")
     started = time.monotonic()
     with home.log_file.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "ecslab.sandbox.daemon", str(home.path), str(port)],
+        process = subprocess.Popen([sys.executable, "-m", "standin.sandbox.daemon", str(home.path), str(port), REGION],
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                    env=_daemon_environment())
     try:
@@ -168,7 +169,7 @@ def _remove_leftovers(ctx: Any, home: Home, state: dict) -> None:
         try:
             import docker
 
-            from ecslab.local_ecs.docker_resources import RUN_LABEL
+            from standin.local_ecs.docker_resources import RUN_LABEL
 
             client = docker.from_env(timeout=30)
             for container in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
@@ -213,7 +214,7 @@ def cmd_down(ctx: Any) -> int:
 def cmd_env(ctx: Any) -> int:
     home = _home(ctx)
     state = home.running()
-    variables = home.environment(int(state["port"]) if state else default_port(), state)
+    variables = home.environment(int(state["port"]) if state else default_port(), PROFILE, REGION, state)
     if ctx.args.unset:
         print("unset " + " ".join([*variables, "ECS_LAB_SANDBOX_NETWORK", "ECS_LAB_SANDBOX_CONTAINER_ENDPOINT"]
                                   if state is None else variables))
@@ -256,8 +257,7 @@ def cmd_status(ctx: Any) -> int:
 def _resources(port: int) -> list[str]:
     import boto3
 
-    from ecslab.facts import REGION
-    from ecslab.sandbox.home import ACCESS_KEY, SECRET_KEY
+    from standin.sandbox.home import ACCESS_KEY, SECRET_KEY
 
     session = boto3.Session(aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION)
     endpoint = f"http://127.0.0.1:{port}"

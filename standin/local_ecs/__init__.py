@@ -2,11 +2,11 @@
 
 moto answers every AWS call of the lab (ECS, ECR, CloudWatch Logs, S3, STS, ...) but
 runs nothing: ``RunTask`` returns a task that never starts. This package is the launcher
-that ecslab.moto_bridge hands moto's FARGATE tasks and services to, in the process that runs
-the moto server (ecslab.moto_server), so that a task really runs:
+that standin.moto_bridge hands moto's FARGATE tasks and services to, in the process that runs
+the moto server (standin.moto_server), so that a task really runs:
 
 - ``RunTask`` resolves each container's image (an ECR repository URI maps to an
-  image published into :class:`~ecslab.local_ecs.registry.LocalRegistry`; a missing
+  image published into :class:`~standin.local_ecs.registry.LocalRegistry`; a missing
   image stops the task with a ``CannotPullContainerError`` reason and no exit code,
   as on Fargate), applies the command and environment overrides, gives the
   container the task role's credentials for the moto endpoint (STS AssumeRole on
@@ -40,9 +40,9 @@ Modules (one concern each):
   load_balancer     local round-robin HTTP load balancer (ALB listener stand-in)
   services          the service scheduler (desired count, load balancer targets)
   engine            LocalEcs: everything above, started and stopped together, and the
-                    launcher of ecslab.moto_bridge (every patch of moto lives there)
+                    launcher of standin.moto_bridge (every patch of moto lives there)
 """
 
-from ecslab.local_ecs.engine import LocalEcs, LocalEcsError
+from standin.local_ecs.engine import LocalEcs, LocalEcsError
 
 __all__ = ["LocalEcs", "LocalEcsError"]

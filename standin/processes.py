@@ -1,6 +1,6 @@
 """Is a process still there: the sandbox's daemon and registry, the owner of a local ECS's containers.
 
-Light on purpose (the standard library only): `ecs-lab`'s parser imports it through ecslab.sandbox.
+Light on purpose (the standard library only): `ecs-lab`'s parser imports it through standin.sandbox.
 """
 
 from __future__ import annotations

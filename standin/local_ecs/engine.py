@@ -22,17 +22,16 @@ import signal
 import threading
 from typing import Any
 
-from ecslab import moto_bridge
-from ecslab.facts import ACCOUNT_ID, REGION
-from ecslab.local_ecs import lifecycle as lc
-from ecslab.local_ecs.docker_resources import DockerResources
-from ecslab.local_ecs.host_address import HostAddress, resolve_host_address
-from ecslab.local_ecs.load_balancer import LoadBalancing
-from ecslab.local_ecs.metadata import MetadataServer
-from ecslab.local_ecs.registry import LocalRegistry
-from ecslab.local_ecs.runner import RunContext, RunSettings, TaskRunner
-from ecslab.local_ecs.services import ServiceScheduler
-from ecslab.moto_server import MotoServer
+from standin import moto_bridge
+from standin.local_ecs import lifecycle as lc
+from standin.local_ecs.docker_resources import DockerResources
+from standin.local_ecs.host_address import HostAddress, resolve_host_address
+from standin.local_ecs.load_balancer import LoadBalancing
+from standin.local_ecs.metadata import MetadataServer
+from standin.local_ecs.registry import LocalRegistry
+from standin.local_ecs.runner import RunContext, RunSettings, TaskRunner
+from standin.local_ecs.services import ServiceScheduler
+from standin.moto_server import ACCOUNT_ID, MotoServer
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +48,19 @@ class LocalEcs:
     _active: "LocalEcs | None" = None
     _active_lock = threading.Lock()
 
-    def __init__(self, docker_client: Any = None, region: str = REGION, settings: RunSettings | None = None,
+    def __init__(self, docker_client: Any = None, region: str = "us-east-1", settings: RunSettings | None = None,
                  reset_moto: bool = True, handle_sigterm: bool = True, moto_wrap: Any = None,
                  moto_unix_socket: str | None = None, *, moto_also: tuple[tuple[str, int], ...] = (),
                  public_bind: str | None = None, lookup_events: Any = None, ecr_registry: Any = None,
                  images: Any = None) -> None:
         self.region = region
-        self.account_id = ACCOUNT_ID
+        self.account_id = ACCOUNT_ID  # moto's default account
         self.settings = settings or RunSettings()
         self.reset_moto = reset_moto
         self.handle_sigterm = handle_sigterm
         self.moto_wrap = moto_wrap  # the grader's view of every request (grader.evidence.aws_requests)
         self.moto_unix_socket = moto_unix_socket  # the grader's sandboxed workers reach moto there
-        # The sandbox (ecslab.sandbox): moto also on a fixed loopback port, the load balancers' listeners
+        # The sandbox (standin.sandbox): moto also on a fixed loopback port, the load balancers' listeners
         # on loopback, CloudTrail's history, a real registry as ECR, and the images pulled from it.
         self.moto_also = moto_also
         self.public_bind = public_bind
@@ -218,7 +217,7 @@ class LocalEcs:
 
     # --- tasks -----------------------------------------------------------------------------
     def launch(self, tasks: list, definition: Any, overrides: dict | None) -> list[TaskRunner]:
-        """Called by ecslab.moto_bridge with moto's new FARGATE task objects: run them."""
+        """Called by standin.moto_bridge with moto's new FARGATE task objects: run them."""
         started = []
         for task in tasks:
             runner = TaskRunner(self._context, lc.TaskState(task, definition), overrides)

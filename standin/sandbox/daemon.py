@@ -1,6 +1,6 @@
 """The sandbox's process (started by `ecs-lab sandbox up`, stopped by `down`).
 
-    python -m ecslab.sandbox.daemon <home> <port>
+    python -m standin.sandbox.daemon <home> <port> <region>
 
 Runs, until SIGTERM or SIGINT: the registry standing in for ECR (its own process, which dies
 with this one), the local ECS (moto, on <port> for the student and on the sandbox's Docker
@@ -35,9 +35,9 @@ import threading
 import time
 from pathlib import Path
 
-from ecslab.sandbox.home import Home
+from standin.sandbox.home import Home
 
-log = logging.getLogger("ecslab.sandbox")
+log = logging.getLogger("standin.sandbox")
 
 
 def listener_lookup(ecs):
@@ -62,13 +62,13 @@ def stop_mode(home: Home) -> str:
     return mode if mode in ("keep", "abort") else "forget"
 
 
-def run(home: Home, port: int) -> int:
-    from ecslab.cloudtrail import EventHistory, TrailRecorder
-    from ecslab.facts import ACCOUNT_ID
-    from ecslab.moto_server import FAKE_KEY
-    from ecslab.sandbox import persistence
-    from ecslab.sandbox.proxy import LoadBalancerProxy
-    from ecslab.sandbox.registry import RegistryProcess, RegistryStore, SandboxImages
+def run(home: Home, port: int, region: str) -> int:
+    from standin.cloudtrail import EventHistory, TrailRecorder
+    from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
+    from standin.moto_server import FAKE_KEY
+    from standin.sandbox import persistence
+    from standin.sandbox.proxy import LoadBalancerProxy
+    from standin.sandbox.registry import RegistryProcess, RegistryStore, SandboxImages
 
     started = time.monotonic()
     had_saved = home.saved_dir.is_dir()
@@ -83,11 +83,11 @@ def run(home: Home, port: int) -> int:
         return pulls[-1]
 
     try:
-        from ecslab.local_ecs import LocalEcs
+        from standin.local_ecs import LocalEcs
 
         registry.start()
         ecs = LocalEcs(
-            moto_also=(("127.0.0.1", port),), public_bind="127.0.0.1", lookup_events=history.lookup,
+            region=region, moto_also=(("127.0.0.1", port),), public_bind="127.0.0.1", lookup_events=history.lookup,
             ecr_registry=store, images=images,
             moto_wrap=lambda app: TrailRecorder(app, history, ignored_keys={FAKE_KEY},
                                                 account_of=lambda key: ACCOUNT_ID))
@@ -133,11 +133,11 @@ def run(home: Home, port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     argv = sys.argv[1:] if argv is None else argv
-    home, port = Home(Path(argv[0])), int(argv[1])
+    home, port, region = Home(Path(argv[0])), int(argv[1]), argv[2]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
-        return run(home, port)
+        return run(home, port, region)
     except KeyboardInterrupt:  # between the imports and run()'s own handling
         return 0
 

@@ -21,9 +21,9 @@ import time
 import uuid
 from typing import Any, Callable
 
-from ecslab.local_ecs import lifecycle as lc
-from ecslab.local_ecs.load_balancer import HealthCheck, LoadBalancing
-from ecslab.local_ecs.runner import TaskRunner
+from standin.local_ecs import lifecycle as lc
+from standin.local_ecs.load_balancer import HealthCheck, LoadBalancing
+from standin.local_ecs.runner import TaskRunner
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Every patch of moto, in one place: where moto differs from AWS for this lab, and the hook that
 lets the local ECS really run tasks.
 
-Used by the offline tier (grader.tiers.offline), the local ECS (ecslab.local_ecs) and the
+Used by the offline tier (grader.tiers.offline), the local ECS (standin.local_ecs) and the
 project's tests. The patches hold while :func:`bridged` is open (process-wide: moto's
 backends are; one bridge at a time).
 
@@ -32,7 +32,7 @@ Where moto differs from AWS, and what the bridge does:
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
   3 MB of JSON, parsed five times before the first answer): :func:`shared_models` parses
   each file once per process (a second saved at every start), and lets moto's EC2 load the
-  instance types offered in the lab's region only (35 MB less for every grading run).
+  instance types offered in one region only (35 MB less for every grading run).
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol
 from unittest import mock
 
-from ecslab.facts import ACCOUNT_ID, REGION
 
 _request = threading.local()  # the launch type a request's capacityProviderStrategy implies
 _lock = threading.Lock()
@@ -62,7 +61,7 @@ class Launcher(Protocol):
 
 
 class EcrRegistry(Protocol):
-    """A real Docker registry standing in for ECR's storage (ecslab.sandbox.registry)."""
+    """A real Docker registry standing in for ECR's storage (standin.sandbox.registry)."""
 
     host: str  # "localhost:4581": what repository URIs and the token's proxyEndpoint name
 
@@ -362,11 +361,12 @@ def _ecr_on_registry(registry: EcrRegistry) -> Iterator[None]:
 
 
 @contextmanager
-def shared_models() -> Iterator[None]:
+def shared_models(region: str | None = None) -> Iterator[None]:
     """botocore's JSON files (service models, endpoints) parsed once for every loader.
 
     Loaders already share what they load with every caller (botocore's instance cache), so
-    the parsed data is never modified in place; sharing it between loaders is the same.
+    the parsed data is never modified in place; sharing it between loaders is the same. With a
+    `region`, moto's EC2 loads the instance types offered in that region only (_offerings_of).
     """
     import botocore.loaders
 
@@ -380,21 +380,24 @@ def shared_models() -> Iterator[None]:
                 parsed[file_path] = original(self, file_path)
             return parsed[file_path]
 
-    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), _lab_region_offerings():
+    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), _offerings_of(region):
         yield
 
 
 @contextmanager
-def _lab_region_offerings() -> Iterator[None]:
+def _offerings_of(region: str | None) -> Iterator[None]:
     """moto's EC2 loads the instance types offered in every region at import: 35 MB of objects for
-    DescribeInstanceTypeOfferings, which the lab never calls. Only the lab's region's are loaded (other
-    regions offer none)."""
+    DescribeInstanceTypeOfferings, which the lab never calls. Only `region`'s are loaded (other
+    regions offer none); None: all of them."""
+    if region is None:
+        yield
+        return
     import moto.utilities.utils as utilities
 
     original = utilities.load_resource
 
     def load_resource(package: str, resource: str, *args: Any, **kwargs: Any) -> Any:
-        if "instance_type_offerings/" in resource and f"/{REGION}." not in resource:
+        if "instance_type_offerings/" in resource and f"/{region}." not in resource:
             return {}
         return original(package, resource, *args, **kwargs)
 
@@ -409,10 +412,12 @@ def _release() -> None:
 
 
 # --- moto's state, for the scorer's scenarios -------------------------------------------------------
-def task_model(task_arn: str, account_id: str = ACCOUNT_ID, region: str = REGION) -> Any:
-    """moto's model of a task, to script its end (``containers[0].exitCode``, ``stopped_reason``)."""
+def task_model(task_arn: str) -> Any:
+    """moto's model of a task, to script its end (``containers[0].exitCode``, ``stopped_reason``);
+    its account and region are its ARN's (arn:aws:ecs:REGION:ACCOUNT:task/...)."""
     from moto.ecs.models import ecs_backends
 
+    _arn, _aws, _ecs, region, account_id, _rest = task_arn.split(":", 5)
     backend = ecs_backends[account_id][region]
     for tasks in backend.tasks.values():
         if task_arn in tasks:

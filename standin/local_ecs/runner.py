@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ecslab.local_ecs import lifecycle as lc
-from ecslab.local_ecs.awslogs import AwsLogsOptions, LogConfigurationError, LogShipper, prepare_stream
-from ecslab.local_ecs.credentials import task_role_environment
-from ecslab.local_ecs.docker_resources import DockerResources
-from ecslab.local_ecs.host_address import HostAddress
-from ecslab.local_ecs.metadata import MetadataServer
-from ecslab.local_ecs.registry import LocalRegistry, PullError
+from standin.local_ecs import lifecycle as lc
+from standin.local_ecs.awslogs import AwsLogsOptions, LogConfigurationError, LogShipper, prepare_stream
+from standin.local_ecs.credentials import task_role_environment
+from standin.local_ecs.docker_resources import DockerResources
+from standin.local_ecs.host_address import HostAddress
+from standin.local_ecs.metadata import MetadataServer
+from standin.local_ecs.registry import LocalRegistry, PullError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ moto's ECR keeps what ECR knows of them.
 
 - :class:`RegistryProcess` runs the registry on ``127.0.0.1:<port>``, its data in the sandbox's
   folder (kept by ``down --keep``, removed by ``down``).
-- :class:`RegistryStore` is the ``EcrRegistry`` of ``ecslab.moto_bridge``: repository URIs and
+- :class:`RegistryStore` is the ``EcrRegistry`` of ``standin.moto_bridge``: repository URIs and
   the token's ``proxyEndpoint`` name ``localhost:<port>`` (Docker treats a registry on a
   loopback address as insecure by default, so ``docker login`` and ``docker push`` need no TLS
   and no daemon setting); before ECR answers a read, the tags pushed to the registry become
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ecslab.local_ecs.registry import ECR_URI, PullError, ResolvedImage, pull_error
+from standin.local_ecs.registry import ECR_URI, PullError, ResolvedImage, pull_error
 
 log = logging.getLogger(__name__)
 

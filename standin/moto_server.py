@@ -1,6 +1,6 @@
 """A moto server in this process: the lab's AWS for the local ECS, the offline tier and the tests.
 
-Running in this process lets the local ECS hook moto's backends (ecslab.moto_bridge) and lets
+Running in this process lets the local ECS hook moto's backends (standin.moto_bridge) and lets
 the grader wrap the server's WSGI application (`wrap`) to see every request as it arrives.
 It listens on TCP (``host:port``) and, when asked, on a Unix socket too (the grader's sandboxed
 workers reach it that way: they have no network of their own).
@@ -13,15 +13,16 @@ from typing import Any, Callable
 import boto3
 from botocore.config import Config
 
-from ecslab.facts import ACCOUNT_ID, REGION
-from ecslab.serving import WsgiServers
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
+
+from standin.serving import WsgiServers
 
 FAKE_KEY = "testing"
-__all__ = ["ACCOUNT_ID", "FAKE_KEY", "REGION", "MotoServer"]
+__all__ = ["ACCOUNT_ID", "FAKE_KEY", "MotoServer"]
 
 
 class MotoServer:
-    def __init__(self, bind: str = "127.0.0.1", region: str = REGION, *, for_containers: str | None = None,
+    def __init__(self, bind: str = "127.0.0.1", region: str = "us-east-1", *, for_containers: str | None = None,
                  wrap: Callable[[Any], Any] | None = None, unix_socket: str | None = None,
                  also: tuple[tuple[str, int], ...] = ()) -> None:
         self.bind = bind

@@ -15,7 +15,7 @@ import threading
 import uuid
 from typing import Any
 
-from ecslab.processes import pid_alive
+from standin.processes import pid_alive
 
 log = logging.getLogger(__name__)
 

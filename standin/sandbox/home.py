@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecslab import DEFAULT_PROFILE
-from ecslab.facts import REGION
-from ecslab.processes import pid_alive
+from standin.processes import pid_alive
 
 __all__ = ["Home", "default_home", "default_port", "pid_alive", "port_taken"]
 
@@ -131,17 +129,17 @@ class Home:
         temporary.write_text(json.dumps(state, indent=2))
         temporary.replace(self.state_file)
 
-    def write_profile(self, port: int) -> None:
-        """The `aws-labs` profile of the sandbox's AWS CLI configuration (no default profile: only
-        what names `aws-labs`, or AWS_PROFILE, reaches the sandbox)."""
+    def write_profile(self, port: int, profile: str, region: str) -> None:
+        """The `profile` of the sandbox's AWS CLI configuration (the lab's `aws-labs`; no default
+        profile: only what names it, or AWS_PROFILE, reaches the sandbox)."""
         self.aws_dir.mkdir(parents=True, exist_ok=True)
         endpoint = f"http://127.0.0.1:{port}"
-        config = f"[profile {DEFAULT_PROFILE}]\nregion = {REGION}\noutput = json\nendpoint_url = {endpoint}\n"
-        credentials = f"[{DEFAULT_PROFILE}]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
+        config = f"[profile {profile}]\nregion = {region}\noutput = json\nendpoint_url = {endpoint}\n"
+        credentials = f"[{profile}]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"
         (self.aws_dir / "config").write_text(config)
         (self.aws_dir / "credentials").write_text(credentials)
 
-    def environment(self, port: int, state: dict[str, Any] | None = None) -> dict[str, str]:
+    def environment(self, port: int, profile: str, region: str, state: dict[str, Any] | None = None) -> dict[str, str]:
         """What `ecs-lab sandbox env` exports: the AWS CLI, boto3, ecs-lab and curl on the sandbox;
         with the running sandbox's `state`, what a `docker run` needs to reach it (LAB.md, bonus 2)."""
         loopback = "127.0.0.1,localhost"
@@ -150,8 +148,8 @@ class Home:
             "AWS_CONFIG_FILE": str(self.aws_dir / "config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.aws_dir / "credentials"),
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_PROFILE": DEFAULT_PROFILE,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_PROFILE": profile,
             "AWS_EC2_METADATA_DISABLED": "true",
             "http_proxy": proxy, "HTTP_PROXY": proxy,
             "no_proxy": loopback, "NO_PROXY": loopback,
