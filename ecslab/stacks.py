@@ -56,9 +56,9 @@ def resources_dir() -> Path:
     override = os.environ.get("ECS_LAB_RESOURCES")
     if override:
         return Path(override)
-    beside_package = Path(__file__).resolve().parent.parent / "resources"
-    if beside_package.is_dir():
-        return beside_package
+    in_package = Path(__file__).resolve().parent / "resources"  # the checkout's resources/ (a link), or the wheel's copy
+    if in_package.is_dir():
+        return in_package
     return Path.cwd() / "resources"
 
 

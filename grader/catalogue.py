@@ -9,10 +9,10 @@ from pathlib import Path
 import yaml
 
 from grader.feedback import Text
+from grader.project import CHECKS_DIR  # noqa: F401 - where the checks of a checkpoint are (Checkpoint.module)
+from grader.tiers.base import NAMES as TIERS
 
-TIERS = ("offline", "local", "aws")
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-TIERS = ("offline", "local", "aws", "all")
+from grader.tiers.base import ALL, NAMES
+from grader.tiers.base import TIERS as TIER_LIST
+
+TIERS = (*NAMES, ALL)
 
 
 def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> None:
@@ -30,6 +33,7 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
                   "grade a class: folders, zips, or folders of those (a Gradescope export, GitHub Classroom "
                   "clones)")
     p = sub.add_parser("grade", parents=[common], help=help_text, description=help_text)
+    limits = ", ".join(f"{t.submission_timeout_s:g} {t.name}" for t in TIER_LIST)
     p.add_argument("submissions", nargs="+", type=Path, metavar=t("RENDU", "SUBMISSION"),
                    help=t("un rendu (dossier ou .zip) ou un dossier de rendus",
                           "a submission (folder or .zip) or a folder of submissions"))
@@ -39,8 +43,8 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
     p.add_argument("--tier", choices=TIERS, default="offline",
                    help=t("tier des vérifications (défaut : offline)", "tier of the checks (default: offline)"))
     p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help=t("limite par rendu, en secondes (défaut : 180 offline, 1800 local, 900 aws)",
-                          "time limit per submission, in seconds (default: 180 offline, 1800 local, 900 aws)"))
+                   help=t(f"limite par rendu, en secondes (défaut : {limits})", f"time limit per submission, in seconds "
+                          f"(default: {limits})"))
     p.add_argument("--out", type=Path, default=Path("class-grades"), metavar="DIR",
                    help=t("dossier des rapports, de grades.csv et de class-report.html (défaut : class-grades)",
                           "folder of the reports, grades.csv and class-report.html (default: class-grades)"))

@@ -14,16 +14,11 @@ from typing import TYPE_CHECKING
 
 from grader import i18n
 from grader.feedback import Text
+from grader.tiers.base import NAMES, TIERS
 
 if TYPE_CHECKING:
     from grader.results import CheckpointResult, Coverage, GradeReport, NextStep
 
-TIER_ORDER = ("offline", "local", "aws")
-TIER_WHERE = {
-    "offline": Text("hors ligne", "offline"),
-    "local": Text("en local (Docker)", "locally (Docker)"),
-    "aws": Text("sur AWS", "on AWS"),
-}
 _NOT_MET = ("failed", "partial")
 
 
@@ -71,7 +66,7 @@ def _other_tiers(report: GradeReport, bonus: bool = False) -> list[tuple[str, fl
     """(tier, points, checkpoint ids) that each tier not run would add, each checkpoint counted once."""
     waiting = [c for c in report.checkpoints if c.other_tier and c.bonus == bonus]
     added = []
-    for tier in TIER_ORDER:
+    for tier in NAMES:
         if tier in report.tiers:
             continue
         mine = [c for c in waiting if tier in c.tiers]
@@ -86,7 +81,7 @@ def coverage(report: GradeReport) -> Coverage:
 
     lang = report.lang
     number = lambda value: i18n.number(value, lang, 2)  # noqa: E731
-    where = Text(" et ", " and ")(lang).join(TIER_WHERE[t](lang) for t in TIER_ORDER if t in report.tiers)
+    where = Text(" et ", " and ")(lang).join(t.where(lang) for t in TIERS if t.name in report.tiers)
     text = Text(f"{number(report.score)} / {number(report.graded_max)} points vérifiables {where}",
                 f"{number(report.score)} / {number(report.graded_max)} points verifiable {where}")(lang)
     others = _other_tiers(report)

@@ -8,7 +8,8 @@ import ast
 import functools
 
 from grader import feedback_order
-from grader.catalogue import CHECKS_DIR, Catalogue, Checkpoint
+from grader.catalogue import Catalogue, Checkpoint
+from grader.project import CHECKS_DIR
 
 PASSED, PARTIAL, FAILED, NOT_GRADED = "passed", "partial", "failed", "not_graded"
 

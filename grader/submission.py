@@ -12,13 +12,15 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grader
 from ecslab.facts import STUDENT_MODULES
+from grader.project import CHECKS_DIR, LAB_RESOURCES, PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
-FORBIDDEN_MODULES = ("grader", "reference", "checks", "tests", "ecslab")
-FORBIDDEN_DIRS = tuple(str(PROJECT / name) for name in FORBIDDEN_MODULES)
+FORBIDDEN_MODULES = ("grader", "reference", "checks", "tests", "ecslab", "standin")
+# The grader's folders, in the checkout and where they are imported from (installed: site-packages).
+FORBIDDEN_DIRS = tuple(dict.fromkeys([*(str(PROJECT / name) for name in FORBIDDEN_MODULES),
+                                      str(CHECKS_DIR), str(Path(grader.__file__).resolve().parent)]))
 MAX_SOURCE = 2 * 1024 * 1024
-LAB_RESOURCES = PROJECT / "resources"  # the files the lab provides (templates, the web task definition)
 
 
 @dataclass

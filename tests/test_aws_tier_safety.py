@@ -16,7 +16,7 @@ from grader.tiers.aws.readonly import ReadOnlyRecorder, ReadOnlyViolation, is_re
 from grader.tiers.aws.world import (
     ACCOUNT_MASK,
     REASON_CI,
-    AwsTier,
+    AwsWorld,
     TierUnavailable,
     credentials_problem,
     open_tier,
@@ -177,8 +177,8 @@ def test_other_errors_are_not_credentials_problems() -> None:
 # ---- what the reports may show ----------------------------------------------------------
 
 
-def _tier(mask: bool) -> AwsTier:
-    return AwsTier(session=boto3.Session(region_name="eu-west-1"), region="eu-west-1", profile="aws-labs",
+def _tier(mask: bool) -> AwsWorld:
+    return AwsWorld(session=boto3.Session(region_name="eu-west-1"), region="eu-west-1", profile="aws-labs",
                    account_id="210987654321", recorder=ReadOnlyRecorder(), mask_account=mask,
                    secrets=("AKIAFAKEFAKEFAKEFAKE", "s3cr3t/Value+", "session-token-xyz"))
 

@@ -21,7 +21,7 @@ import pytest
 from grading_support import REPORT_FILES, ROOT, _child_env
 
 from ecslab.cli import main
-from grader.plugin import marker_names
+from grader.plugin.options import marker_names
 
 RUN_TIMEOUT_S = 240
 USAGE_ERROR = 4

@@ -24,7 +24,7 @@ import pytest
 from grading_support import OFFLINE, Graded, feedback, offline_marks
 from submissions.faults import CLOCK_STYLES, Submission, materialise
 
-from grader import plugin
+from grader.plugin import outcomes
 from grader.evidence.clock import VirtualClock
 from grader.feedback import NotGraded
 from grader.student import Student
@@ -367,7 +367,7 @@ def test_a_wait_the_grader_cannot_make_virtual_is_not_graded_and_says_what_was_s
     reason = raised.value.reason
     assert reason.fr.startswith("unshimmed_sleep attend en temps réel")
     assert "« sleep »" in reason.fr and "clock_nanosleep" in reason.en and "s of real time" in reason.en, reason
-    shown = plugin._grader_failure(raised.value, None, None, "fr")
+    shown = outcomes._grader_failure(raised.value, None, None, "fr")
     assert "non notée" in shown and "temps réel" in shown, shown
 
 

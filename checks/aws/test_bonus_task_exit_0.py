@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import expect, fail
 
 pytestmark = pytest.mark.stage("part2")
@@ -20,21 +20,21 @@ pytestmark = pytest.mark.stage("part2")
 def _output_written_after(world, run) -> bool:
     uri = [arg for arg in run.command if arg.startswith("s3://")][-1]
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    found = aws_lab.s3_object(world, bucket, key) if key else None
+    found = lookup.s3_object(world, bucket, key) if key else None
     written = found[0].get("LastModified") if found else None
     # S3 keeps LastModified to the second: one second of tolerance.
     return bool(written and run.started and written >= run.started - timedelta(seconds=1))
 
 
 def test_s3_task_exit_code_0(world):
-    runs = [run for run in aws_lab.classifier_runs(world) if run.s3_mode]
+    runs = [run for run in lookup.classifier_runs(world) if run.s3_mode]
     if not runs:
         fail("Aucune tâche du classificateur lancée en mode S3 (commande « python classifier.py s3://… s3://… ») : "
              "exécutez run_s3_classification_task (bonus, étape 4).",
              "No classifier task run in S3 mode (command \"python classifier.py s3://… s3://…\"): run your "
-             "run_s3_classification_task (bonus, step 4).", expected="s3://… s3://…", seen=aws_lab.NOTHING)
+             "run_s3_classification_task (bonus, step 4).", expected="s3://… s3://…", seen=lookup.NOTHING)
     visible = [run for run in runs if run.visible_in_ecs]
-    world.note("bonus_task_exit_0", tasks=[{"task": r.task_arn, "exit_code": r.exit_code, "in_ecs": r.visible_in_ecs,
+    world.note(tasks=[{"task": r.task_arn, "exit_code": r.exit_code, "in_ecs": r.visible_in_ecs,
                                           "command": r.command, "started": r.started} for r in runs[:5]])
     if any(run.exit_code == 0 for run in visible):
         return

@@ -15,7 +15,7 @@ Verified at stage part2.
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import expect, fail
 
 pytestmark = pytest.mark.stage("part2")
@@ -26,14 +26,14 @@ MAX_STREAMS = 5
 
 @pytest.fixture(scope="module")
 def runs(world):
-    return [run for run in aws_lab.classifier_runs(world) if not run.s3_mode]
+    return [run for run in lookup.classifier_runs(world) if not run.s3_mode]
 
 
 def _no_run():
-    fail(f"Aucune tâche {aws_lab.CLASSIFIER_FAMILY} lancée dans {aws_lab.CLUSTER} (ni arrêtée récemment, ni dans "
+    fail(f"Aucune tâche {lookup.CLASSIFIER_FAMILY} lancée dans {lookup.CLUSTER} (ni arrêtée récemment, ni dans "
          f"l'historique CloudTrail) : exécutez « {RUN_HINT} » (étape 12).",
-         f"No {aws_lab.CLASSIFIER_FAMILY} task run in {aws_lab.CLUSTER} (neither stopped recently nor in the "
-         f"CloudTrail history): run \"{RUN_HINT}\" (step 12).", expected="RunTask image-classifier", seen=aws_lab.NOTHING)
+         f"No {lookup.CLASSIFIER_FAMILY} task run in {lookup.CLUSTER} (neither stopped recently nor in the "
+         f"CloudTrail history): run \"{RUN_HINT}\" (step 12).", expected="RunTask image-classifier", seen=lookup.NOTHING)
 
 
 def test_task_stopped_with_exit_code_0(world, runs):
@@ -50,43 +50,43 @@ def test_task_stopped_with_exit_code_0(world, runs):
             f"{when}, according to CloudTrail) is gone; run \"{RUN_HINT}\" again, then the checks within the hour."))
     succeeded = [run for run in visible if run.exit_code == 0]
     latest = visible[0]
-    world.note("classification_result", tasks=[{"task": r.task_arn, "exit_code": r.exit_code,
+    world.note(tasks=[{"task": r.task_arn, "exit_code": r.exit_code,
                                               "stopped_reason": r.stopped_reason, "started": r.started}
                                              for r in visible[:5]])
     expect(succeeded,
-           f"La tâche {aws_lab.CLASSIFIER_FAMILY} s'est arrêtée avec le code de sortie {latest.exit_code} "
+           f"La tâche {lookup.CLASSIFIER_FAMILY} s'est arrêtée avec le code de sortie {latest.exit_code} "
            f"({latest.stopped_reason or 'sans raison'}) : lisez ses logs (ecs/image-classifier/"
-           f"{aws_lab.task_id(latest.task_arn)}).",
-           f"The {aws_lab.CLASSIFIER_FAMILY} task stopped with exit code {latest.exit_code} "
+           f"{lookup.task_id(latest.task_arn)}).",
+           f"The {lookup.CLASSIFIER_FAMILY} task stopped with exit code {latest.exit_code} "
            f"({latest.stopped_reason or 'no reason'}): read its logs (ecs/image-classifier/"
-           f"{aws_lab.task_id(latest.task_arn)}).",
+           f"{lookup.task_id(latest.task_arn)}).",
            expected=0, seen={"exitCode": latest.exit_code, "stoppedReason": latest.stopped_reason})
 
 
 def test_result_document_in_log_stream(world, runs):
     seen = {}
-    streams: list[tuple[str, str, list[str] | None]] = [aws_lab.run_log_lines(world, run) for run in runs[:MAX_STREAMS]]
+    streams: list[tuple[str, str, list[str] | None]] = [lookup.run_log_lines(world, run) for run in runs[:MAX_STREAMS]]
     if not runs:  # no run known any more (ECS forgot it, CloudTrail has none): the log group's newest streams
-        for found in aws_lab.recent_streams(world, aws_lab.CLASSIFIER_LOG_GROUP,
-                                            f"ecs/{aws_lab.CLASSIFIER_CONTAINER}/", MAX_STREAMS):
+        for found in lookup.recent_streams(world, lookup.CLASSIFIER_LOG_GROUP,
+                                            f"ecs/{lookup.CLASSIFIER_CONTAINER}/", MAX_STREAMS):
             name = found["logStreamName"]
-            streams.append((aws_lab.CLASSIFIER_LOG_GROUP, name,
-                            aws_lab.log_lines(world, aws_lab.CLASSIFIER_LOG_GROUP, name)))
+            streams.append((lookup.CLASSIFIER_LOG_GROUP, name,
+                            lookup.log_lines(world, lookup.CLASSIFIER_LOG_GROUP, name)))
     if not streams:
         _no_run()
     for group, stream, lines in streams:
         if lines is None:
             seen[stream] = world.say("flux absent", "no such stream")
             continue
-        document = aws_lab.result_document(lines)
-        problems = aws_lab.result_problems(document, world.lang)
+        document = lookup.result_document(lines)
+        problems = lookup.result_problems(document, world.lang)
         if not problems and not str((document.get("input") or {}).get("url", "")).startswith("s3://"):
-            world.note("classification_result", log_group=group, log_stream=stream,
+            world.note(log_group=group, log_stream=stream,
                      top=(document.get("predictions") or [{}])[0].get("label"))
             return
         seen[stream] = problems if lines else world.say("flux vide", "empty stream")
-    fail(f"Aucun document résultat de classification dans les logs du classificateur ({aws_lab.CLASSIFIER_LOG_GROUP}) : "
+    fail(f"Aucun document résultat de classification dans les logs du classificateur ({lookup.CLASSIFIER_LOG_GROUP}) : "
          "la tâche a-t-elle réussi ? Lisez son flux de logs.",
-         f"No classification result document in the classifier's logs ({aws_lab.CLASSIFIER_LOG_GROUP}): did the "
+         f"No classification result document in the classifier's logs ({lookup.CLASSIFIER_LOG_GROUP}): did the "
          "task succeed? Read its log stream.",
          expected='{"predictions": [...], "processing": {"success": true}}', seen=seen)

@@ -7,11 +7,11 @@ stage part2.
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.tiers.aws.images import expect_pushed
 
 pytestmark = pytest.mark.stage("part2")
 
 
 def test_latest_pushed_for_linux_amd64(world):
-    expect_pushed(world, "classifier_image_pushed", aws_lab.CLASSIFIER_REPOSITORY, "ecs-lab push classifier")
+    expect_pushed(world, lookup.CLASSIFIER_REPOSITORY, "ecs-lab push classifier")

@@ -6,7 +6,7 @@ clean-up: verified at stages part1, after-step8 and part2.
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import expect
 
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
@@ -17,10 +17,10 @@ CREATE_HINT = ("aws ecs create-cluster --cluster-name ecs-lab-cluster --capacity
 
 @pytest.fixture(scope="module")
 def cluster(world):
-    found = aws_lab.cluster(world)
+    found = lookup.cluster(world)
     expect(found is not None and found.get("status") == "ACTIVE",
-           f"Le cluster {aws_lab.CLUSTER} n'existe pas ou n'est pas actif : créez-le ({CREATE_HINT}).",
-           f"Cluster {aws_lab.CLUSTER} does not exist or is not active: create it ({CREATE_HINT}).",
+           f"Le cluster {lookup.CLUSTER} n'existe pas ou n'est pas actif : créez-le ({CREATE_HINT}).",
+           f"Cluster {lookup.CLUSTER} does not exist or is not active: create it ({CREATE_HINT}).",
            expected="ACTIVE", seen=(found or {}).get("status"))
     return found
 

@@ -10,25 +10,25 @@ import re
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import expect
 
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 
 
 def _complete_stack(world, name):
-    found = aws_lab.stack(world, name)
+    found = lookup.stack(world, name)
     expect(found is not None, f"La pile {name} n'existe pas dans {world.region} : déployez-la (ecs-lab deploy).",
-           f"Stack {name} does not exist in {world.region}: deploy it (ecs-lab deploy).", expected=name, seen=aws_lab.NOTHING)
+           f"Stack {name} does not exist in {world.region}: deploy it (ecs-lab deploy).", expected=name, seen=lookup.NOTHING)
     status = found["StackStatus"]
-    expect(status in aws_lab.STACK_COMPLETE,
+    expect(status in lookup.STACK_COMPLETE,
            f"La pile {name} n'est pas dans un état terminé : {status} "
            f"({found.get('StackStatusReason') or 'voir ses événements dans la console CloudFormation'}).",
            f"Stack {name} is not complete: {status} "
            f"({found.get('StackStatusReason') or 'see its events in the CloudFormation console'}).",
            expected="CREATE_COMPLETE", seen=status)
-    outputs = aws_lab.outputs_of(found)
-    world.note("stacks", stack=name, status=status, created=found.get("CreationTime"),
+    outputs = lookup.outputs_of(found)
+    world.note(stack=name, status=status, created=found.get("CreationTime"),
              updated=found.get("LastUpdatedTime"))
     return outputs
 
@@ -60,30 +60,30 @@ def _describe(check):
 
 
 def test_infrastructure_stack_complete_with_its_outputs(world, names):
-    outputs = _complete_stack(world, aws_lab.INFRASTRUCTURE_STACK)
+    outputs = _complete_stack(world, lookup.INFRASTRUCTURE_STACK)
     region = re.escape(world.region)
-    _expect_outputs(aws_lab.INFRASTRUCTURE_STACK, outputs, {
+    _expect_outputs(lookup.INFRASTRUCTURE_STACK, outputs, {
         "VPCId": _matches(r"vpc-[0-9a-f]+", "vpc-..."),
         "SubnetIds": _matches(r"subnet-[0-9a-f]+(,subnet-[0-9a-f]+)+", "subnet-...,subnet-... (au moins 2)"),
         "ECSSecurityGroup": _matches(r"sg-[0-9a-f]+", "sg-..."),
         "LoadBalancerSecurityGroup": _matches(r"sg-[0-9a-f]+", "sg-..."),
-        "LoadBalancerDNS": _matches(rf"{aws_lab.LOAD_BALANCER}-[\w.-]+\.{region}\.elb\.amazonaws\.com",
-                                    f"{aws_lab.LOAD_BALANCER}-....{world.region}.elb.amazonaws.com"),
+        "LoadBalancerDNS": _matches(rf"{lookup.LOAD_BALANCER}-[\w.-]+\.{region}\.elb\.amazonaws\.com",
+                                    f"{lookup.LOAD_BALANCER}-....{world.region}.elb.amazonaws.com"),
         "TargetGroup": _matches(rf"arn:aws[\w-]*:elasticloadbalancing:{region}:{names.account}:targetgroup/"
-                                rf"{aws_lab.TARGET_GROUP}/\w+",
-                                f"arn:aws:elasticloadbalancing:...:targetgroup/{aws_lab.TARGET_GROUP}/..."),
+                                rf"{lookup.TARGET_GROUP}/\w+",
+                                f"arn:aws:elasticloadbalancing:...:targetgroup/{lookup.TARGET_GROUP}/..."),
         "S3Bucket": _equals(names.bucket),
-        "WebAppECRRepository": _equals(names.repository_uri(aws_lab.WEB_REPOSITORY)),
-        "ClassifierECRRepository": _equals(names.repository_uri(aws_lab.CLASSIFIER_REPOSITORY)),
-        "WebAppLogGroup": _equals(aws_lab.WEB_LOG_GROUP),
-        "ClassifierLogGroup": _equals(aws_lab.CLASSIFIER_LOG_GROUP),
+        "WebAppECRRepository": _equals(names.repository_uri(lookup.WEB_REPOSITORY)),
+        "ClassifierECRRepository": _equals(names.repository_uri(lookup.CLASSIFIER_REPOSITORY)),
+        "WebAppLogGroup": _equals(lookup.WEB_LOG_GROUP),
+        "ClassifierLogGroup": _equals(lookup.CLASSIFIER_LOG_GROUP),
     })
 
 
 def test_iam_stack_complete_with_its_outputs(world, names):
-    outputs = _complete_stack(world, aws_lab.IAM_STACK)
-    _expect_outputs(aws_lab.IAM_STACK, outputs, {
-        "ECSTaskExecutionRoleArn": _equals(names.role_arn(aws_lab.EXECUTION_ROLE)),
-        "WebAppTaskRoleArn": _equals(names.role_arn(aws_lab.WEB_TASK_ROLE)),
-        "ImageClassifierTaskRoleArn": _equals(names.role_arn(aws_lab.CLASSIFIER_TASK_ROLE)),
+    outputs = _complete_stack(world, lookup.IAM_STACK)
+    _expect_outputs(lookup.IAM_STACK, outputs, {
+        "ECSTaskExecutionRoleArn": _equals(names.role_arn(lookup.EXECUTION_ROLE)),
+        "WebAppTaskRoleArn": _equals(names.role_arn(lookup.WEB_TASK_ROLE)),
+        "ImageClassifierTaskRoleArn": _equals(names.role_arn(lookup.CLASSIFIER_TASK_ROLE)),
     })

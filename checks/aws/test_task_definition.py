@@ -8,7 +8,7 @@ Verified at stage part2.
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import Text, expect
 from grader.judges import task_definitions as judge
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.stage("part2")
 @pytest.fixture(scope="module")
 def spec(world, names):
     return judge.classifier_spec(
-        task_role_arn=names.role_arn(aws_lab.CLASSIFIER_TASK_ROLE),
-        execution_role_arn=names.role_arn(aws_lab.EXECUTION_ROLE),
-        image=f"{names.repository_uri(aws_lab.CLASSIFIER_REPOSITORY)}:latest", region=world.region,
+        task_role_arn=names.role_arn(lookup.CLASSIFIER_TASK_ROLE),
+        execution_role_arn=names.role_arn(lookup.EXECUTION_ROLE),
+        image=f"{names.repository_uri(lookup.CLASSIFIER_REPOSITORY)}:latest", region=world.region,
         role_origin=Text("du lab (sortie de la pile ecs-lab-iam-roles)", "of the lab (output of the ecs-lab-iam-roles stack)"),
         image_origin=Text("ecs-lab/image-classifier:latest (sortie ClassifierECRRepository)",
                           "ecs-lab/image-classifier:latest (output ClassifierECRRepository)"),
@@ -30,14 +30,14 @@ def spec(world, names):
 
 @pytest.fixture(scope="module")
 def td(world):
-    found = aws_lab.latest_task_definition(world, aws_lab.CLASSIFIER_FAMILY)
+    found = lookup.latest_task_definition(world, lookup.CLASSIFIER_FAMILY)
     expect(found is not None,
-           f"Aucune task definition « {aws_lab.CLASSIFIER_FAMILY} » enregistrée : exécutez votre "
+           f"Aucune task definition « {lookup.CLASSIFIER_FAMILY} » enregistrée : exécutez votre "
            "register_image_classifier_task_definition (ecs-lab run-classifier).",
-           f"No \"{aws_lab.CLASSIFIER_FAMILY}\" task definition registered: run your "
+           f"No \"{lookup.CLASSIFIER_FAMILY}\" task definition registered: run your "
            "register_image_classifier_task_definition (ecs-lab run-classifier).",
-           expected=aws_lab.CLASSIFIER_FAMILY, seen=aws_lab.NOTHING)
-    world.note("task_definition", arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
+           expected=lookup.CLASSIFIER_FAMILY, seen=lookup.NOTHING)
+    world.note(arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
     return found
 
 

@@ -8,11 +8,11 @@ until the final clean-up: verified at stages part1, after-step8 and part2.
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.tiers.aws.images import expect_pushed
 
 pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 
 
 def test_latest_pushed_for_linux_amd64(world):
-    expect_pushed(world, "web_image_pushed", aws_lab.WEB_REPOSITORY, "ecs-lab push web")
+    expect_pushed(world, lookup.WEB_REPOSITORY, "ecs-lab push web")

@@ -20,7 +20,7 @@ import json
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import expect, fail
 
 STEP6_HINT = "étape 6 : aws ecs create-service ... --desired-count 2 --launch-type FARGATE"
@@ -40,22 +40,22 @@ def _family(task_definition: str) -> str:
 
 def _judge_service_settings(settings: dict, target_group_arn: str | None) -> None:
     """The parameters of step 6, as DescribeServices shows them or CreateService received them."""
-    expect(_family(settings.get("taskDefinition", "")) == aws_lab.WEB_FAMILY,
-           f"Le service doit exécuter la task definition {aws_lab.WEB_FAMILY}.",
-           f"The service must run the {aws_lab.WEB_FAMILY} task definition.",
-           expected=aws_lab.WEB_FAMILY, seen=settings.get("taskDefinition"))
+    expect(_family(settings.get("taskDefinition", "")) == lookup.WEB_FAMILY,
+           f"Le service doit exécuter la task definition {lookup.WEB_FAMILY}.",
+           f"The service must run the {lookup.WEB_FAMILY} task definition.",
+           expected=lookup.WEB_FAMILY, seen=settings.get("taskDefinition"))
     expect(_fargate(settings), "Le service doit lancer ses tâches sur Fargate (--launch-type FARGATE).",
            "The service must launch its tasks on Fargate (--launch-type FARGATE).",
            expected="FARGATE", seen=settings.get("launchType") or settings.get("capacityProviderStrategy"))
     balancers = [(b.get("containerName"), b.get("containerPort"), b.get("targetGroupArn"))
                  for b in settings.get("loadBalancers") or []]
-    wanted = [b for b in balancers if b[0] == aws_lab.WEB_CONTAINER and b[1] == 3000
+    wanted = [b for b in balancers if b[0] == lookup.WEB_CONTAINER and b[1] == 3000
               and (b[2] == target_group_arn if target_group_arn
-                   else f":targetgroup/{aws_lab.TARGET_GROUP}/" in str(b[2]))]
-    expect(wanted, f"Le service doit être derrière le target group {aws_lab.TARGET_GROUP} "
+                   else f":targetgroup/{lookup.TARGET_GROUP}/" in str(b[2]))]
+    expect(wanted, f"Le service doit être derrière le target group {lookup.TARGET_GROUP} "
                    "(conteneur web-app, port 3000).",
-           f"The service must be behind the {aws_lab.TARGET_GROUP} target group (container web-app, port 3000).",
-           expected=[(aws_lab.WEB_CONTAINER, 3000, target_group_arn or aws_lab.TARGET_GROUP)], seen=balancers)
+           f"The service must be behind the {lookup.TARGET_GROUP} target group (container web-app, port 3000).",
+           expected=[(lookup.WEB_CONTAINER, 3000, target_group_arn or lookup.TARGET_GROUP)], seen=balancers)
     network = ((settings.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {})
     expect(network.get("assignPublicIp") == "ENABLED",
            "Les tâches du service ont besoin d'une IP publique dans le VPC par défaut (assignPublicIp=ENABLED).",
@@ -67,11 +67,11 @@ def _judge_service_settings(settings: dict, target_group_arn: str | None) -> Non
 
 @pytest.fixture(scope="module")
 def service(world):
-    found = aws_lab.service(world)
+    found = lookup.service(world)
     expect(found is not None and found.get("status") == "ACTIVE",
-           f"Le service {aws_lab.SERVICE} n'existe pas (ou plus) dans {aws_lab.CLUSTER} : "
+           f"Le service {lookup.SERVICE} n'existe pas (ou plus) dans {lookup.CLUSTER} : "
            f"créez-le ({STEP6_HINT}). Vérifiez la Partie 1 avant le nettoyage de l'étape 8.",
-           f"Service {aws_lab.SERVICE} does not exist (any more) in {aws_lab.CLUSTER}: create it "
+           f"Service {lookup.SERVICE} does not exist (any more) in {lookup.CLUSTER}: create it "
            "(step 6: aws ecs create-service ... --desired-count 2 --launch-type FARGATE). Check Part 1 "
            "before the step 8 clean-up.", expected="ACTIVE", seen=(found or {}).get("status"))
     return found
@@ -79,13 +79,13 @@ def service(world):
 
 @pytest.fixture(scope="module")
 def running_tasks(world, service):
-    return [t for t in aws_lab.tasks(world, desired_status="RUNNING", service_name=aws_lab.SERVICE)
+    return [t for t in lookup.tasks(world, desired_status="RUNNING", service_name=lookup.SERVICE)
             if t.get("lastStatus") == "RUNNING"]
 
 
 @pytest.mark.stage("part1")
 def test_service_configuration(world, service):
-    group = aws_lab.target_group(world)
+    group = lookup.target_group(world)
     _judge_service_settings(service, group["TargetGroupArn"] if group else None)
     expect(service.get("desiredCount") == 2, "Le service doit demander 2 tâches (--desired-count 2).",
            "The service must ask for 2 tasks (--desired-count 2).", expected=2, seen=service.get("desiredCount"))
@@ -93,30 +93,30 @@ def test_service_configuration(world, service):
 
 @pytest.mark.stage("part1")
 def test_two_tasks_running(world, service, running_tasks):
-    world.note("web_service", running_tasks=[t["taskArn"] for t in running_tasks],
+    world.note(running_tasks=[t["taskArn"] for t in running_tasks],
              running_count=service.get("runningCount"))
     expect(len(running_tasks) >= 2 and (service.get("runningCount") or 0) >= 2,
-           f"{aws_lab.SERVICE} doit avoir 2 tâches RUNNING (aws ecs wait services-stable ; sinon lisez "
+           f"{lookup.SERVICE} doit avoir 2 tâches RUNNING (aws ecs wait services-stable ; sinon lisez "
            "stoppedReason des tâches arrêtées).",
-           f"{aws_lab.SERVICE} must have 2 RUNNING tasks (aws ecs wait services-stable; otherwise read the "
+           f"{lookup.SERVICE} must have 2 RUNNING tasks (aws ecs wait services-stable; otherwise read the "
            "stoppedReason of the stopped tasks).", expected=2, seen=len(running_tasks))
 
 
 @pytest.mark.stage("part1")
 def test_targets_healthy(world, service, running_tasks):
-    group = aws_lab.target_group(world)
-    expect(group is not None, f"Le target group {aws_lab.TARGET_GROUP} n'existe pas.",
-           f"Target group {aws_lab.TARGET_GROUP} does not exist.", expected=aws_lab.TARGET_GROUP, seen=aws_lab.NOTHING)
-    health = aws_lab.target_health(world, group["TargetGroupArn"])
+    group = lookup.target_group(world)
+    expect(group is not None, f"Le target group {lookup.TARGET_GROUP} n'existe pas.",
+           f"Target group {lookup.TARGET_GROUP} does not exist.", expected=lookup.TARGET_GROUP, seen=lookup.NOTHING)
+    health = lookup.target_health(world, group["TargetGroupArn"])
     states = {d["Target"]["Id"]: (d.get("TargetHealth") or {}).get("State") for d in health}
     healthy = {target for target, state in states.items() if state == "healthy"}
-    task_addresses = set().union(*(aws_lab.task_ips(t) for t in running_tasks)) if running_tasks else set()
+    task_addresses = set().union(*(lookup.task_ips(t) for t in running_tasks)) if running_tasks else set()
     if task_addresses:
         healthy &= task_addresses
     expect(len(healthy) >= 2,
-           f"Le target group {aws_lab.TARGET_GROUP} doit avoir 2 cibles « healthy », les tâches du service "
+           f"Le target group {lookup.TARGET_GROUP} doit avoir 2 cibles « healthy », les tâches du service "
            "(attendez quelques minutes ; sinon vérifiez /health et le groupe de sécurité ecs-lab-ecs-sg).",
-           f"Target group {aws_lab.TARGET_GROUP} must have 2 healthy targets, the service's tasks (wait a few "
+           f"Target group {lookup.TARGET_GROUP} must have 2 healthy targets, the service's tasks (wait a few "
            "minutes; otherwise check /health and the ecs-lab-ecs-sg security group).",
            expected=2, seen=states)
 
@@ -124,9 +124,9 @@ def test_targets_healthy(world, service, running_tasks):
 @pytest.mark.stage("part1")
 @pytest.mark.weight(2)
 def test_alb_answers_from_two_tasks(world, service, running_tasks):
-    balancer = aws_lab.load_balancer(world)
-    expect(balancer is not None, f"L'ALB {aws_lab.LOAD_BALANCER} n'existe pas.",
-           f"ALB {aws_lab.LOAD_BALANCER} does not exist.", expected=aws_lab.LOAD_BALANCER, seen=aws_lab.NOTHING)
+    balancer = lookup.load_balancer(world)
+    expect(balancer is not None, f"L'ALB {lookup.LOAD_BALANCER} n'existe pas.",
+           f"ALB {lookup.LOAD_BALANCER} does not exist.", expected=lookup.LOAD_BALANCER, seen=lookup.NOTHING)
     host = balancer["DNSName"]
     answered: list[str] = []
     problems: list[str] = []
@@ -148,7 +148,7 @@ def test_alb_answers_from_two_tasks(world, service, running_tasks):
         if len({a for a in answered if a != "?"}) >= 2:
             break
     distinct = sorted({a for a in answered if a != "?"})
-    world.note("web_service", alb=host, answered_by=distinct, problems=problems[:5])
+    world.note(alb=host, answered_by=distinct, problems=problems[:5])
     if not answered:
         fail(f"L'ALB ne répond pas sur http://{host}/ (attendez que les cibles soient « healthy »).",
              f"The ALB does not answer on http://{host}/ (wait until the targets are healthy).",
@@ -160,16 +160,16 @@ def test_alb_answers_from_two_tasks(world, service, running_tasks):
     if running_tasks:
         ours = {t["taskArn"] for t in running_tasks}
         strangers = [a for a in distinct if a not in ours]
-        expect(not strangers, f"L'ALB répond avec des tâches qui ne sont pas celles de {aws_lab.SERVICE}.",
-               f"The ALB answers from tasks that are not {aws_lab.SERVICE}'s.", expected=sorted(ours), seen=distinct)
+        expect(not strangers, f"L'ALB répond avec des tâches qui ne sont pas celles de {lookup.SERVICE}.",
+               f"The ALB answers from tasks that are not {lookup.SERVICE}'s.", expected=sorted(ours), seen=distinct)
 
 
 # ---- after step 8: CloudTrail's event history -------------------------------------------
 
 def _our_service(event) -> bool:
     cluster = str(event.request.get("cluster") or "default")
-    return (event.request.get("serviceName") or event.request.get("service", "").rsplit("/", 1)[-1]) == aws_lab.SERVICE \
-        and cluster.rsplit("/", 1)[-1] == aws_lab.CLUSTER
+    return (event.request.get("serviceName") or event.request.get("service", "").rsplit("/", 1)[-1]) == lookup.SERVICE \
+        and cluster.rsplit("/", 1)[-1] == lookup.CLUSTER
 
 
 @pytest.mark.stage("after-step8", "part2")
@@ -178,14 +178,14 @@ def test_service_was_created_with_two_tasks(world):
     created = [e for e in world.trail_events("CreateService", "ecs.amazonaws.com")
                if not e.error_code and _our_service(e)]
     if not created:
-        fail(f"Aucune création de {aws_lab.SERVICE} dans l'historique CloudTrail des 90 derniers jours "
-             f"(événement CreateService) : le service de l'étape 6 n'a pas été créé dans {aws_lab.CLUSTER} "
+        fail(f"Aucune création de {lookup.SERVICE} dans l'historique CloudTrail des 90 derniers jours "
+             f"(événement CreateService) : le service de l'étape 6 n'a pas été créé dans {lookup.CLUSTER} "
              "(ou il y a moins de 5 minutes : relancez plus tard).",
-             f"No creation of {aws_lab.SERVICE} in the last 90 days of CloudTrail history (CreateService "
-             f"event): the service of step 6 was not created in {aws_lab.CLUSTER} (or less than 5 minutes "
-             "ago: run again later).", expected="CreateService web-service", seen=aws_lab.NOTHING)
+             f"No creation of {lookup.SERVICE} in the last 90 days of CloudTrail history (CreateService "
+             f"event): the service of step 6 was not created in {lookup.CLUSTER} (or less than 5 minutes "
+             "ago: run again later).", expected="CreateService web-service", seen=lookup.NOTHING)
     latest = created[0]
-    world.note("web_service", evidence="cloudtrail", created_at=latest.time,
+    world.note(evidence="cloudtrail", created_at=latest.time,
              desired_count=latest.request.get("desiredCount"))
     _judge_service_settings(latest.request, None)
     updates = [e for e in world.trail_events("UpdateService", "ecs.amazonaws.com")

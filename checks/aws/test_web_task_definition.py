@@ -8,7 +8,7 @@ Task definitions stay registered after step 8: verified at stages part1, after-s
 
 import pytest
 
-from grader.tiers.aws import lab as aws_lab
+from grader.tiers.aws import lookup
 from grader.feedback import Text, expect
 from grader.judges import task_definitions as judge
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.stage("part1", "after-step8", "part2")
 @pytest.fixture(scope="module")
 def spec(world, names):
     return judge.web_spec(
-        task_role_arn=names.role_arn(aws_lab.WEB_TASK_ROLE),
-        execution_role_arn=names.role_arn(aws_lab.EXECUTION_ROLE),
-        image=f"{names.repository_uri(aws_lab.WEB_REPOSITORY)}:latest", region=world.region,
+        task_role_arn=names.role_arn(lookup.WEB_TASK_ROLE),
+        execution_role_arn=names.role_arn(lookup.EXECUTION_ROLE),
+        image=f"{names.repository_uri(lookup.WEB_REPOSITORY)}:latest", region=world.region,
         role_origin=Text("du lab (sortie de la pile ecs-lab-iam-roles)", "of the lab (output of the ecs-lab-iam-roles stack)"),
         image_origin=Text("ecs-lab/web-app:latest (sortie WebAppECRRepository)",
                           "ecs-lab/web-app:latest (output WebAppECRRepository)"),
@@ -30,13 +30,13 @@ def spec(world, names):
 
 @pytest.fixture(scope="module")
 def td(world):
-    found = aws_lab.latest_task_definition(world, aws_lab.WEB_FAMILY)
+    found = lookup.latest_task_definition(world, lookup.WEB_FAMILY)
     expect(found is not None,
-           f"Aucune task definition « {aws_lab.WEB_FAMILY} » enregistrée : "
+           f"Aucune task definition « {lookup.WEB_FAMILY} » enregistrée : "
            "ecs-lab update-task-definitions --register (étape 5).",
-           f"No \"{aws_lab.WEB_FAMILY}\" task definition registered: "
-           "ecs-lab update-task-definitions --register (step 5).", expected=aws_lab.WEB_FAMILY, seen=aws_lab.NOTHING)
-    world.note("web_task_definition", arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
+           f"No \"{lookup.WEB_FAMILY}\" task definition registered: "
+           "ecs-lab update-task-definitions --register (step 5).", expected=lookup.WEB_FAMILY, seen=lookup.NOTHING)
+    world.note(arn=found.get("taskDefinitionArn"), registered_at=found.get("registeredAt"))
     return found
 
 

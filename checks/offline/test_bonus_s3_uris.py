@@ -4,7 +4,7 @@ import pytest
 
 from ecslab.facts import CLASSIFIER_CONTAINER
 from grader.feedback import Text, expect
-from grader.tiers.offline.lab import register_classifier_task_definition
+from grader.tiers.offline.provision import register_classifier_task_definition
 
 INPUT = "s3://ecs-lab-images-123456789012-eu-west-1/input/image.jpg"
 OUTPUT = "s3://ecs-lab-images-123456789012-eu-west-1/output/result.json"

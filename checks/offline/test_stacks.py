@@ -15,8 +15,9 @@ from ecslab.facts import IAM_OUTPUTS, INFRASTRUCTURE_OUTPUTS
 from grader.feedback import Text, expect, fail
 from grader.judges import templates
 from grader.judges.cfn_lint import cfn_lint_errors
+from grader.project import LAB_RESOURCES
 
-PROJECT_RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+PROJECT_RESOURCES = LAB_RESOURCES  # the lab's own templates
 
 
 def _resources(submission) -> Path:

@@ -18,7 +18,7 @@ from grader.evidence.aws_requests import Stop
 from grader.feedback import Text, expect, shorten
 from grader.i18n import number
 from grader.student import error_text
-from grader.tiers.offline.lab import register_classifier_task_definition, run_classifier_task
+from grader.tiers.offline.provision import register_classifier_task_definition, run_classifier_task
 
 POLL, TIMEOUT = 10.0, 300.0
 STATUSES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",

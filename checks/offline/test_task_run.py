@@ -10,7 +10,7 @@ import pytest
 from ecslab.facts import CLASSIFIER_CONTAINER, LabNames
 from grader.feedback import Text, expect, fail
 from grader.student import NO_EXCEPTION, error_text, fail_with
-from grader.tiers.offline.lab import register_classifier_task_definition
+from grader.tiers.offline.provision import register_classifier_task_definition
 
 URL = "https://example.org/images/tiger.jpg"
 

@@ -13,8 +13,9 @@ import pytest
 
 from ecslab.facts import EXECUTION_ROLE, LOG_STREAM_PREFIX, WEB_LOG_GROUP, WEB_REPOSITORY, WEB_TASK_ROLE, LabNames
 from grader.feedback import expect, fail
+from grader.project import LAB_RESOURCES
 
-PROJECT_FILE = Path(__file__).resolve().parents[2] / "resources" / "web-service-task-definition.json"
+PROJECT_FILE = LAB_RESOURCES / "web-service-task-definition.json"
 
 
 @pytest.fixture

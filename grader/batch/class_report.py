@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from grader import i18n
+from grader.project import DEFAULT_SUBMISSION
 from grader.batch import charts, similarity
 from grader.batch.model import GRADED, Batch, Row, status_label
 from grader.batch.model import STATUSES as ROW_STATUSES
@@ -33,7 +34,7 @@ from grader.results import FAILED, NOT_GRADED, PARTIAL, PASSED
 
 CLASS_REPORT = "class-report.html"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-TEMPLATE = TEMPLATES.parent.parent / "student_template"  # its text is everyone's: not similarity
+TEMPLATE = DEFAULT_SUBMISSION  # student_template/: its text is everyone's, not similarity
 STATUSES = (PASSED, PARTIAL, FAILED, NOT_GRADED)
 GROUPS_SHOWN = 6  # kinds of failure shown per checkpoint (the most frequent; the rest are counted)
 

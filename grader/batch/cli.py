@@ -39,12 +39,12 @@ from grader.batch.model import (
 )
 from grader.batch.runner import PROJECT, Finished, Job, run_jobs, warm_up
 from grader.feedback import Text
+from grader.tiers.base import submission_timeout_s
 
 CLASS_REPORT = "class-report.html"
 CACHE_DIR = ".cache"
 SIMILARITY_FILE = "similarity.pickle"
 LOG_FILE = "grading.log"
-DEFAULT_TIMEOUT_S = {"offline": 180.0, "local": 1800.0, "aws": 900.0, "all": 2700.0}
 # What the grade depends on besides the submission's files: the grader's own sources.
 FINGERPRINTED = ("grader", "checks", "ecslab", "conftest.py", "pyproject.toml")
 FINGERPRINT_SUFFIXES = {".py", ".yaml", ".yml", ".j2", ".json", ".toml"}
@@ -86,7 +86,7 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             f"--regrade: unknown id(s): {', '.join(sorted(unknown))} (known: "
             f"{', '.join(s.id for s in sources[:20])}{'...' if len(sources) > 20 else ''})."))
 
-    timeout = args.timeout or DEFAULT_TIMEOUT_S[args.tier]
+    timeout = args.timeout or submission_timeout_s(args.tier)
     settings = {"tier": args.tier, "lang": lang, "grader": grader_fingerprint()}
     out.mkdir(parents=True, exist_ok=True)
     previous = read_batch(out)

@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from grader.catalogue import CHECKS_DIR
-
-PROJECT = CHECKS_DIR.parent
+from grader.project import PROJECT
 # What a grading run imports that is not the grader's (measured with `python -X importtime -m
 # pytest -s`): imported once here instead of once per submission. A module missing from this
 # list is imported by each child: slower, the same grade. Not pytest's plugins (xdist,

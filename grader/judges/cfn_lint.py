@@ -8,9 +8,11 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "cfn-lint"
 from ecslab.facts import REGION
 from grader.feedback import Text
+from grader.project import CACHE_DIR as PROJECT_CACHE
+
+CACHE_DIR = PROJECT_CACHE / "cfn-lint"
 
 
 def cfn_lint_errors(path: Path) -> list[Text]:

@@ -23,12 +23,13 @@ import sys
 import time
 from pathlib import Path
 
+from grader.project import PROJECT
+
 from grader import i18n
 from grader.feedback import LANGUAGES, Text
 from grader.lms import gradescope
 from grader.worker.process import become_subreaper
 
-PROJECT = Path(__file__).resolve().parents[2]
 REPORTS = "ecs-lab"  # ROOT/results/ecs-lab/: the four reports of the run
 DEFAULT_TIMEOUT_S = 480  # Gradescope's own limit is 10 minutes by default: leave time to write results
 

@@ -38,7 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+from grader.project import PROJECT
+
 REPORT_DIR_ENV = "ECS_LAB_REPORT_DIR"  # the workflow's report folder (also uploaded as an artifact)
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 PROTECTED = ("grader", "checks", "conftest.py", "pyproject.toml")  # never taken from the student's repository

@@ -5,7 +5,7 @@
                           a virtualenv with ``<source>[offline]``, the grader made root's alone, then
                           what a first run would do (cfn-lint's verdicts, a trial grade of the template)
       run_autograder      run for every submission: ``python -m grader.lms.autograder``
-      pyproject.toml, conftest.py, ecslab/, grader/, checks/, resources/, student_template/   the suite's source
+      pyproject.toml, conftest.py, ecslab/, standin/, grader/, checks/, resources/, student_template/   the source
 
 Never the solution (reference/) nor the project's tests (tests/). Gradescope unpacks the zip in
 /autograder/source; both scripts honour ``AUTOGRADER_ROOT`` (default /autograder) and
@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import stat
 import sys
 import zipfile
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[2]
+from grader.project import PROJECT
+
 SOURCE_FILES = ("pyproject.toml", "conftest.py")
-SOURCE_DIRS = ("ecslab", "grader", "checks", "resources", "student_template")
+SOURCE_DIRS = ("ecslab", "standin", "grader", "checks", "resources", "student_template")
 SKIPPED_PARTS = {"__pycache__", "reference", "tests"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".tmp")
 BASE_IMAGE = "Ubuntu 24.04"
@@ -95,10 +97,13 @@ def _check(out: Path, lang: str) -> str:
 
 
 def source_files(project: Path) -> list[str]:
-    """The suite's files to grade with, relative to `project` (sorted; no links, caches or hidden files)."""
+    """The suite's files to grade with, relative to `project` (sorted; no caches or hidden files, no
+    linked file; a linked folder, ecslab/resources, is held as copies of its files)."""
     found = [name for name in SOURCE_FILES if (project / name).is_file()]
     for folder in SOURCE_DIRS:
-        for path in sorted((project / folder).rglob("*")):
+        paths = [Path(root) / name for root, _dirs, names in os.walk(project / folder, followlinks=True)
+                 for name in names]
+        for path in sorted(paths):
             relative = path.relative_to(project)
             if (path.is_symlink() or not path.is_file() or path.name.endswith(SKIPPED_SUFFIXES)
                     or any(p in SKIPPED_PARTS or p.startswith(".") or p.endswith(".egg-info")

@@ -14,7 +14,7 @@ import pytest
 
 from ecslab.facts import OPS_CLASS, OPS_MODULE, REGION, S3_IO_MODULE
 from grader.feedback import fail
-from grader.plugin import grading_key, record_flags, record_protections
+from grader.plugin.state import grading_key, record_flags, record_protections
 from grader.student import Handle, Student
 from grader.submission import Submission
 from grader.worker.process import WorkerFailure

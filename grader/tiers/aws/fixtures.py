@@ -22,24 +22,20 @@ import pytest
 from _pytest.outcomes import OutcomeException
 from botocore.exceptions import BotoCoreError, ClientError
 
-from grader.tiers.aws.lab import LabNames
+from grader.tiers.aws.lookup import LabNames
 from grader.tiers.aws.readonly import ReadOnlyViolation
-from grader.tiers.aws.world import AwsTier, TierUnavailable, access_denied, credentials_problem, mask_requested, open_tier
-from grader.catalogue import CHECKS_DIR
+from grader.tiers.aws.world import AwsWorld, TierUnavailable, access_denied, credentials_problem, mask_requested, open_tier
+from grader.project import CHECKS_DIR
 from grader.feedback import CheckFailed, Text
-from grader.plugin import STAGES, grading_key, record_tier_unavailable
+from grader.catalogue import load_catalogue
+from grader.plugin.state import check_module, grading_key, record_tier_unavailable
+from grader.tiers.aws.stages import STAGE_NAMES, STAGES
 
 AWS_DIR = CHECKS_DIR / "aws"
-TIER_KEY = pytest.StashKey[AwsTier]()
+TIER_KEY = pytest.StashKey[AwsWorld]()
+CURRENT_CHECKPOINT = pytest.StashKey[str]()
 REPORT_FILE = "aws-tier.json"
 
-STAGE_NAMES = {
-    "part1": Text("pendant la Partie 1 (après l'étape 7, avant l'étape 8)", "during Part 1 (after step 7, before step 8)"),
-    "after-step8": Text("après le nettoyage de l'étape 8", "after the step 8 clean-up"),
-    "part2": Text("à la fin de la Partie 2 (après l'étape 12 et le bonus, dans l'heure)",
-                  "at the end of Part 2 (after step 12 and the bonus, within the hour)"),
-    "final": Text("après le nettoyage final", "after the final clean-up"),
-}
 
 
 def _is_aws_check(item: pytest.Item) -> bool:
@@ -74,7 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="package")
-def world(pytestconfig: pytest.Config) -> AwsTier:
+def world(pytestconfig: pytest.Config) -> AwsWorld:
     """The tier's read-only view of the account (not graded when it cannot be opened)."""
     state = pytestconfig.stash[grading_key]
     mask = mask_requested(os.environ, _option(pytestconfig, "mask_account"))
@@ -85,12 +81,19 @@ def world(pytestconfig: pytest.Config) -> AwsTier:
         reason = unavailable.reason(state.lang)
         record_tier_unavailable(pytestconfig, "aws", reason)
         pytest.skip(reason)
+    tier.checkpoint = pytestconfig.stash.get(CURRENT_CHECKPOINT, "")
     pytestconfig.stash[TIER_KEY] = tier
     return tier
 
 
+@pytest.fixture
+def account(world: AwsWorld):
+    """The account as every tier gives it to a check (here: read-only, nothing to reset)."""
+    return world.reset()
+
+
 @pytest.fixture(scope="package")
-def names(world: AwsTier) -> LabNames:
+def names(world: AwsWorld) -> LabNames:
     """The lab's names in this account and region (bucket, repository URIs, role ARNs)."""
     return LabNames(world.account_id, world.region, registry=world.ecr_registry)
 
@@ -142,6 +145,11 @@ class AwsCheckError(Exception):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
+    if _is_aws_check(item):  # the evidence a check notes goes to its checkpoint (the catalogue's, by module)
+        checkpoint = load_catalogue().by_module().get(check_module(item) or "", ("", None))[1]
+        item.config.stash[CURRENT_CHECKPOINT] = checkpoint.id if checkpoint else ""
+        if TIER_KEY in item.config.stash:
+            item.config.stash[TIER_KEY].checkpoint = item.config.stash[CURRENT_CHECKPOINT]
     try:
         return (yield)
     except BaseException as error:  # noqa: BLE001 - cleaned, then raised again

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from grader.tiers.aws import lab as aws_lab
-from grader.tiers.aws.world import AwsTier
+from grader.tiers.aws import lookup
+from grader.tiers.aws.world import AwsWorld
 from grader.feedback import expect
 
 INDEX_TYPES = {"application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json"}
 
 
-def expect_pushed(aws: AwsTier, checkpoint: str, repository: str, command: str) -> dict:
+def expect_pushed(aws: AwsWorld, repository: str, command: str) -> dict:
     """Fail unless `repository`:latest exists; note its digest and push time; returns its details."""
-    expect(aws_lab.repository_exists(aws, repository),
-           f"Le repository ECR {repository} n'existe pas (il est créé par la pile {aws_lab.INFRASTRUCTURE_STACK}).",
-           f"ECR repository {repository} does not exist (the {aws_lab.INFRASTRUCTURE_STACK} stack creates it).",
-           expected=repository, seen=aws_lab.NOTHING)
-    details = aws_lab.image(aws, repository)
+    expect(lookup.repository_exists(aws, repository),
+           f"Le repository ECR {repository} n'existe pas (il est créé par la pile {lookup.INFRASTRUCTURE_STACK}).",
+           f"ECR repository {repository} does not exist (the {lookup.INFRASTRUCTURE_STACK} stack creates it).",
+           expected=repository, seen=lookup.NOTHING)
+    details = lookup.image(aws, repository)
     expect(details is not None,
            f"Aucune image taguée « latest » dans {repository} : poussez-la ({command}).",
            f"No image tagged \"latest\" in {repository}: push it ({command}).",
-           expected=f"{repository}:latest", seen=aws_lab.NOTHING)
-    aws.note(checkpoint, repository=repository, digest=details.get("imageDigest"),
+           expected=f"{repository}:latest", seen=lookup.NOTHING)
+    aws.note(repository=repository, digest=details.get("imageDigest"),
              pushed_at=details.get("imagePushedAt"), tags=details.get("imageTags"),
              size_bytes=details.get("imageSizeInBytes"))
-    manifest = aws_lab.image_manifest(aws, repository) or {}
+    manifest = lookup.image_manifest(aws, repository) or {}
     if manifest.get("mediaType") in INDEX_TYPES:  # one image per platform: Fargate runs linux/amd64
         platforms = sorted({f"{m.get('platform', {}).get('os')}/{m.get('platform', {}).get('architecture')}"
                             for m in manifest.get("manifests", [])} - {"unknown/unknown"})

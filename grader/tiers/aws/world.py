@@ -42,6 +42,7 @@ from botocore.exceptions import (
 from ecslab.aws import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from grader.tiers.aws.readonly import ReadOnlyRecorder
 from grader.feedback import Text
+from grader.tiers import base
 
 MASK_ENV = "ECS_LAB_MASK_ACCOUNT"
 # Tests only: send the ALB's HTTP requests to host:port (a local stand-in for the ALB) instead
@@ -169,8 +170,8 @@ class TrailEvent:
 
 
 @dataclass
-class AwsTier:
-    """The tier's read-only view of one account."""
+class AwsWorld(base.World):
+    """The tier's read-only view of one account (nothing to reset between checks: it is only read)."""
 
     session: boto3.Session
     region: str
@@ -187,6 +188,16 @@ class AwsTier:
     _trail: dict[tuple[str, str], list[TrailEvent]] = field(default_factory=dict)
     _trail_failure: Exception | None = None  # LookupEvents failed on the server side (5xx)
     _once: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str = ""  # the checkpoint of the check running now (set by the tier's hooks): notes go there
+
+    def __enter__(self) -> "AwsWorld":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._clients.clear()
+
+    def reset(self) -> base.Account:
+        return base.Account(world=self)
 
     def once(self, key: str, compute):
         """`compute()`, once per run: the account does not change while it is graded."""
@@ -233,9 +244,9 @@ class AwsTier:
         """A sentence in the run's language, redacted (for skip reasons)."""
         return self.redact(Text(fr, en)(self.lang))
 
-    def note(self, checkpoint: str, **facts: Any) -> None:
-        """Evidence the checks found (what was seen, and when), for the instructor."""
-        self.evidence.append({"checkpoint": checkpoint, **json.loads(json.dumps(facts, default=str))})
+    def note(self, **facts: Any) -> None:
+        """Evidence the running check found (what was seen, and when), for the instructor."""
+        self.evidence.append({"checkpoint": self.checkpoint, **json.loads(json.dumps(facts, default=str))})
 
     def report_data(self, stage: str) -> dict[str, Any]:
         return self.redact_value({
@@ -341,7 +352,7 @@ def mask_requested(environ: Mapping[str, str], option: bool | None = None) -> bo
 
 
 def open_tier(profile: str, region: str, *, environ: Mapping[str, str] | None = None,
-              mask_account: bool = False, lang: str = "fr") -> AwsTier:
+              mask_account: bool = False, lang: str = "fr") -> AwsWorld:
     """The tier's session on `profile` (or AWS_ENDPOINT_URL), probed; `TierUnavailable` otherwise."""
     from ecslab.aws import make_session
     from ecslab.errors import LabError
@@ -372,7 +383,7 @@ def open_tier(profile: str, region: str, *, environ: Mapping[str, str] | None = 
                             aws_session_token=frozen.token, region_name=region)
     recorder = ReadOnlyRecorder()
     recorder.attach(session)
-    tier = AwsTier(session=session, region=region, profile=profile, account_id="", recorder=recorder,
+    tier = AwsWorld(session=session, region=region, profile=profile, account_id="", recorder=recorder,
                    endpoint_url=endpoint, mask_account=mask_account, lang=lang,
                    ecr_registry=(environ.get(ECR_REGISTRY_ENV) or None) if endpoint else None,
                    secrets=tuple(s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from grader.plugin import record_note, record_tier_unavailable
+from grader.plugin.state import record_note, record_tier_unavailable
 from grader.tiers.fixtures import *  # noqa: F403 - the fixtures every tier shares
 from grader.tiers.local.images import LOCAL_BASE, SETUP_HINT, BuiltImages, build_images, setup_settings
 from grader.tiers.local.world import Account, LocalWorld

@@ -22,10 +22,11 @@ from unittest import mock
 from ecslab.facts import CLUSTER, REGION
 from grader.evidence.aws_requests import STUDENT_KEY, AwsRequests, Scenario
 from grader.feedback import CheckFailed
+from grader.tiers import base
 from grader.submission import FORBIDDEN_DIRS, Submission
 from grader.tiers.local.images import BuiltImages
 from grader.tiers.local.photos import PhotoServer
-from grader.tiers.offline.lab import classifier_task_definition
+from grader.tiers.offline.provision import classifier_task_definition
 from grader.worker import sandbox
 from grader.worker.process import Endpoint, Worker
 
@@ -35,16 +36,7 @@ _HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECUR
            "AWS_CA_BUNDLE")
 
 
-@dataclass
-class Account:
-    """One check's view: its record of the student's requests (real clock: no virtual time)."""
-
-    requests: Scenario
-    world: "LocalWorld"
-    clock: Any = None
-
-    def client(self, service: str) -> Any:
-        return self.world.client(service)
+Account = base.Account  # one check's view: its record of the student's requests (real clock: no virtual time)
 
 
 class SharedRun:
@@ -70,7 +62,7 @@ class SharedRun:
 
 
 @dataclass
-class LocalWorld:
+class LocalWorld(base.World):
     submission: Submission
     docker: Any  # docker.DockerClient of the grader's engine
     images: BuiltImages
@@ -137,7 +129,7 @@ class LocalWorld:
         """A new record for one check (the local ECS keeps its state: tasks take seconds to run)."""
         scenario = Scenario(clock=None)
         self.requests.scenario = scenario
-        return Account(requests=scenario, world=self)
+        return Account(world=self, requests=scenario)
 
     # --- the lab, as the scorer sees it -------------------------------------------------------
     @property

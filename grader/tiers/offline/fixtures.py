@@ -14,7 +14,7 @@ import pytest
 
 from ecslab.facts import IAM_STACK, INFRASTRUCTURE_STACK
 from grader.tiers.fixtures import *  # noqa: F403 - the fixtures every tier shares
-from grader.tiers.offline.lab import LabResources, create_output_stacks, lab_stack_outputs, provision_lab
+from grader.tiers.offline.provision import LabResources, create_output_stacks, lab_stack_outputs, provision_lab
 from grader.tiers.offline.world import Account, OfflineWorld
 
 

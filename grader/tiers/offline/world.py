@@ -26,8 +26,9 @@ from standin.moto_server import MotoServer
 from grader.evidence.aws_requests import STUDENT_KEY, AwsRequests, Scenario
 from grader.evidence.clock import VirtualClock
 from grader.evidence.docker_engine import DockerEngine, EngineState
+from grader.tiers import base
 from grader.submission import FORBIDDEN_DIRS, Submission
-from grader.tiers.offline.lab import LabBase
+from grader.tiers.offline.provision import LabBase
 from grader.worker import sandbox
 from grader.worker.process import Endpoint, Worker, WorkerFailure
 
@@ -45,21 +46,14 @@ _HIDDEN = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPO
 
 
 @dataclass
-class Account:
-    """One check's clean account: the scenario on the server, the clock, the Docker engine."""
+class Account(base.Account):
+    """One check's clean account: the scenario on the server, the clock, and the Docker engine."""
 
-    requests: Scenario
-    clock: VirtualClock
-    docker: EngineState
-    world: "OfflineWorld"
-
-    def client(self, service: str) -> Any:
-        """The scorer's own client (in-process: not recorded, not scripted)."""
-        return self.world.client(service)
+    docker: EngineState | None = None
 
 
 @dataclass
-class OfflineWorld:
+class OfflineWorld(base.World):
     submission: Submission
     base: LabBase | None = None
     worker_failure: WorkerFailure | None = None
@@ -135,7 +129,7 @@ class OfflineWorld:
         scenario = Scenario(clock=clock)
         self.requests.scenario = scenario
         self.engine.state = EngineState(clock=clock)
-        return Account(requests=scenario, clock=clock, docker=self.engine.state, world=self)
+        return Account(world=self, requests=scenario, clock=clock, docker=self.engine.state)
 
     @property
     def session(self) -> Any:

@@ -1,6 +1,6 @@
 """What the aws tier reads in the account: the lab's names (lab-facts) and read-only lookups.
 
-Every function takes the tier (grader.tiers.aws.world.AwsTier) and only reads through it. "Not
+Every function takes the tier (grader.tiers.aws.world.AwsWorld) and only reads through it. "Not
 found" is an answer (None or an empty list), never an exception, so that checks can judge it.
 """
 
@@ -41,7 +41,7 @@ from ecslab.facts import (  # noqa: F401 - the lab's names, read by the aws chec
 from ecslab.facts import WEB_SERVICE as SERVICE
 from grader.evidence.awslogs import found_result as result_document  # noqa: F401 - read by the aws checks
 from grader.feedback import Text
-from grader.tiers.aws.world import AwsTier
+from grader.tiers.aws.world import AwsWorld
 
 # Feedback values ("attendu : supprimé", "obtenu : rien").
 NOTHING = Text("rien", "nothing")
@@ -59,7 +59,7 @@ def _missing(error: ClientError, *codes: str) -> bool:
 
 # ---- CloudFormation -------------------------------------------------------------
 
-def stack(tier: AwsTier, name: str) -> dict | None:
+def stack(tier: AwsWorld, name: str) -> dict | None:
     try:
         found = tier.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
@@ -75,14 +75,14 @@ def outputs_of(found: dict | None) -> dict[str, str]:
 
 # ---- ECS ----------------------------------------------------------------------
 
-def cluster(tier: AwsTier) -> dict | None:
+def cluster(tier: AwsWorld) -> dict | None:
     """The lab's cluster unless it is missing or INACTIVE (deleted)."""
     found = tier.client("ecs").describe_clusters(clusters=[CLUSTER])["clusters"]
     live = [c for c in found if c.get("status") != "INACTIVE"]
     return live[0] if live else None
 
 
-def service(tier: AwsTier) -> dict | None:
+def service(tier: AwsWorld) -> dict | None:
     """web-service unless it is missing or INACTIVE (deleted); None too when the cluster is gone."""
     try:
         found = tier.client("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"]
@@ -94,7 +94,7 @@ def service(tier: AwsTier) -> dict | None:
     return live[0] if live else None
 
 
-def latest_task_definition(tier: AwsTier, family: str) -> dict | None:
+def latest_task_definition(tier: AwsWorld, family: str) -> dict | None:
     """The latest ACTIVE revision of `family` (what `--task-definition family` means)."""
     try:
         found = tier.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
@@ -105,7 +105,7 @@ def latest_task_definition(tier: AwsTier, family: str) -> dict | None:
     return None if found.get("status") == "INACTIVE" else found
 
 
-def tasks(tier: AwsTier, *, desired_status: str, family: str | None = None,
+def tasks(tier: AwsWorld, *, desired_status: str, family: str | None = None,
           service_name: str | None = None) -> list[dict]:
     """Tasks of the lab's cluster (described), newest first."""
     ecs = tier.client("ecs")
@@ -168,7 +168,7 @@ def task_ips(task: dict) -> set[str]:
 
 # ---- ECR, ELB, S3, EC2, IAM ---------------------------------------------------------
 
-def image(tier: AwsTier, repository: str, tag: str = "latest") -> dict | None:
+def image(tier: AwsWorld, repository: str, tag: str = "latest") -> dict | None:
     try:
         found = tier.client("ecr").describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as error:
@@ -178,7 +178,7 @@ def image(tier: AwsTier, repository: str, tag: str = "latest") -> dict | None:
     return found["imageDetails"][0] if found.get("imageDetails") else None
 
 
-def repository_exists(tier: AwsTier, repository: str) -> bool:
+def repository_exists(tier: AwsWorld, repository: str) -> bool:
     try:
         tier.client("ecr").describe_repositories(repositoryNames=[repository])
         return True
@@ -188,7 +188,7 @@ def repository_exists(tier: AwsTier, repository: str) -> bool:
         raise
 
 
-def image_manifest(tier: AwsTier, repository: str, tag: str = "latest") -> dict | None:
+def image_manifest(tier: AwsWorld, repository: str, tag: str = "latest") -> dict | None:
     """The image's manifest (BatchGetImage: a read), parsed, or None."""
     try:
         found = tier.client("ecr").batch_get_image(
@@ -207,7 +207,7 @@ def image_manifest(tier: AwsTier, repository: str, tag: str = "latest") -> dict 
     return None
 
 
-def load_balancer(tier: AwsTier) -> dict | None:
+def load_balancer(tier: AwsWorld) -> dict | None:
     try:
         found = tier.client("elbv2").describe_load_balancers(Names=[LOAD_BALANCER])["LoadBalancers"]
     except ClientError as error:
@@ -217,7 +217,7 @@ def load_balancer(tier: AwsTier) -> dict | None:
     return found[0] if found else None
 
 
-def listeners(tier: AwsTier, balancer_arn: str) -> list[dict]:
+def listeners(tier: AwsWorld, balancer_arn: str) -> list[dict]:
     try:
         return tier.client("elbv2").describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
     except ClientError as error:
@@ -226,7 +226,7 @@ def listeners(tier: AwsTier, balancer_arn: str) -> list[dict]:
         raise
 
 
-def target_group(tier: AwsTier) -> dict | None:
+def target_group(tier: AwsWorld) -> dict | None:
     try:
         found = tier.client("elbv2").describe_target_groups(Names=[TARGET_GROUP])["TargetGroups"]
     except ClientError as error:
@@ -236,7 +236,7 @@ def target_group(tier: AwsTier) -> dict | None:
     return found[0] if found else None
 
 
-def target_health(tier: AwsTier, target_group_arn: str) -> list[dict]:
+def target_health(tier: AwsWorld, target_group_arn: str) -> list[dict]:
     try:
         return tier.client("elbv2").describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
     except ClientError as error:
@@ -245,7 +245,7 @@ def target_health(tier: AwsTier, target_group_arn: str) -> list[dict]:
         raise
 
 
-def bucket_exists(tier: AwsTier, bucket: str) -> bool:
+def bucket_exists(tier: AwsWorld, bucket: str) -> bool:
     try:
         tier.client("s3").head_bucket(Bucket=bucket)
         return True
@@ -255,7 +255,7 @@ def bucket_exists(tier: AwsTier, bucket: str) -> bool:
         raise
 
 
-def s3_object(tier: AwsTier, bucket: str, key: str) -> tuple[dict, bytes] | None:
+def s3_object(tier: AwsWorld, bucket: str, key: str) -> tuple[dict, bytes] | None:
     """(HeadObject metadata, body) of a small object, or None when it does not exist."""
     s3 = tier.client("s3")
     try:
@@ -268,14 +268,14 @@ def s3_object(tier: AwsTier, bucket: str, key: str) -> tuple[dict, bytes] | None
         return found, body.read(1_000_000)
 
 
-def security_groups(tier: AwsTier) -> dict[str, str]:
+def security_groups(tier: AwsWorld) -> dict[str, str]:
     """name -> id of the lab's security groups that exist."""
     found = tier.client("ec2").describe_security_groups(
         Filters=[{"Name": "group-name", "Values": list(SECURITY_GROUPS)}])["SecurityGroups"]
     return {g["GroupName"]: g["GroupId"] for g in found}
 
 
-def role_exists(tier: AwsTier, role: str) -> bool:
+def role_exists(tier: AwsWorld, role: str) -> bool:
     try:
         tier.client("iam").get_role(RoleName=role)
         return True
@@ -285,14 +285,14 @@ def role_exists(tier: AwsTier, role: str) -> bool:
         raise
 
 
-def log_group_exists(tier: AwsTier, group: str) -> bool:
+def log_group_exists(tier: AwsWorld, group: str) -> bool:
     found = tier.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     return any(g["logGroupName"] == group for g in found)
 
 
 # ---- CloudWatch Logs: the classifier's output -------------------------------------
 
-def log_lines(tier: AwsTier, group: str, stream: str, max_pages: int = 20) -> list[str] | None:
+def log_lines(tier: AwsWorld, group: str, stream: str, max_pages: int = 20) -> list[str] | None:
     """Every message of a log stream, oldest first; None when the stream does not exist."""
     logs = tier.client("logs")
     kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
@@ -312,7 +312,7 @@ def log_lines(tier: AwsTier, group: str, stream: str, max_pages: int = 20) -> li
     return lines
 
 
-def recent_streams(tier: AwsTier, group: str, prefix: str, limit: int = 5) -> list[dict]:
+def recent_streams(tier: AwsWorld, group: str, prefix: str, limit: int = 5) -> list[dict]:
     """The newest log streams of `group` whose name starts with `prefix`."""
     try:
         found = tier.client("logs").describe_log_streams(logGroupName=group, logStreamNamePrefix=prefix)["logStreams"]
@@ -361,13 +361,13 @@ class ClassifierRun:
         return is_s3_run(self.command)
 
 
-def classifier_runs(tier: AwsTier) -> list[ClassifierRun]:
+def classifier_runs(tier: AwsWorld) -> list[ClassifierRun]:
     """Every known run of the classifier, newest first: stopped tasks still kept by ECS, then
     (CloudTrail evidence) RunTask calls of the image-classifier family whose task ECS no longer shows."""
     return tier.once("classifier_runs", lambda: _classifier_runs(tier))
 
 
-def _classifier_runs(tier: AwsTier) -> list[ClassifierRun]:
+def _classifier_runs(tier: AwsWorld) -> list[ClassifierRun]:
     runs: dict[str, ClassifierRun] = {}
     for task in tasks(tier, desired_status="STOPPED", family=CLASSIFIER_FAMILY):
         if task.get("lastStatus") != "STOPPED":
@@ -393,7 +393,7 @@ def _classifier_runs(tier: AwsTier) -> list[ClassifierRun]:
     return sorted(runs.values(), key=lambda r: r.started.timestamp() if r.started else 0, reverse=True)
 
 
-def run_log_lines(tier: AwsTier, run: ClassifierRun) -> tuple[str, str, list[str] | None]:
+def run_log_lines(tier: AwsWorld, run: ClassifierRun) -> tuple[str, str, list[str] | None]:
     """(group, stream, lines) of a run's classifier container, from its task definition's awslogs options."""
     group, prefix = CLASSIFIER_LOG_GROUP, "ecs"
     definition = None

@@ -1,0 +1,1 @@
+"""The offline tier's checks (a package: its module names repeat those of the other tiers)."""
