@@ -26,6 +26,7 @@ from botocore.exceptions import (
     WaiterError,
 )
 
+from ecslab import facts
 from ecslab.errors import LabError
 
 SessionFactory = Callable[[str | None, str], boto3.Session]
@@ -71,7 +72,7 @@ def error_code(exc: ClientError) -> str:
 
 def translate_error(exc: BaseException, profile: str | None) -> LabError:
     """Turn a botocore exception into a :class:`LabError` with a useful hint."""
-    profile = profile or "aws-labs"
+    profile = profile or facts.PROFILE
     if isinstance(exc, LabError):
         return exc
     if isinstance(exc, ProfileNotFound):

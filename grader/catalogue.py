@@ -72,6 +72,10 @@ class Catalogue:
     def bonus_points(self) -> float:
         return sum(c.points for c in self.checkpoints if c.bonus)
 
+    def points_on(self, tier: str, *, bonus: bool = False) -> float:
+        """The required (or bonus) points `tier` verifies: what a perfect solution earns there."""
+        return sum(c.points for c in self.checkpoints if tier in c.tiers and c.bonus == bonus)
+
 
 class CatalogueError(ValueError):
     pass

@@ -63,8 +63,7 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
     gradescope_bundle.add_arguments(p)
     _in_english(p, lang, {
         "out": "the zip to write (to upload to Gradescope)",
-        "ungraded": "checkpoints the offline tier cannot verify: left out of the total (exclude, default: graded "
-                    "out of 65) or counted as 0 (zero: graded out of 100)",
+        "ungraded": gradescope_bundle.ungraded_help("en"),
         "bonus": "bonus: added on top of the total (count, default) or shown without counting (ignore)",
     })
     p.set_defaults(handler=_run("grader.lms.gradescope_bundle"))
@@ -79,6 +78,7 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
         "repository": "the student's repository: its copies of grader/, checks/ and of the workflow are compared "
                       "with the instructor's, every difference is flagged",
         "workflow": f"the repository's workflow (default: its {classroom.WORKFLOW})",
+        "release": "the instructor's grader files --repository is compared with (default: the installed grader's)",
     })
     p.set_defaults(handler=_run("grader.lms.classroom"))
 

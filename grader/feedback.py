@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-LANGUAGES = ("fr", "en")
+from ecslab.messages import LANGUAGES  # noqa: F401 - re-exported: the lab's one list of languages
 
 _LABELS = {
     "fr": {"expected": "attendu", "seen": "obtenu", "hint": "piste"},

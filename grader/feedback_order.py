@@ -10,6 +10,7 @@ does not import, the same function failing the same way) is told once, under the
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grader import i18n
@@ -17,9 +18,26 @@ from grader.feedback import Text
 from grader.tiers.base import NAMES, TIERS
 
 if TYPE_CHECKING:
-    from grader.results import CheckpointResult, Coverage, GradeReport, NextStep
+    from grader.results import CheckpointResult, GradeReport
 
 _NOT_MET = ("failed", "partial")
+
+
+@dataclass
+class NextStep:
+    """What to do next: the first checkpoint, in the handout's order, that is not met."""
+
+    checkpoint: CheckpointResult | None
+    text: str  # the sentence, in the report's language
+
+
+@dataclass
+class Coverage:
+    """What the score covers: the points verified here, and what other tiers would add."""
+
+    text: str
+    other_tiers: list[tuple[str, float, list[str]]]  # (tier, required points it adds, checkpoint ids)
+    provided_text: str = ""  # the points that come from files the lab provides
 
 
 def handout_rank(step: str) -> tuple[int, int]:
@@ -38,8 +56,6 @@ def in_handout_order(checkpoints: list[CheckpointResult]) -> list[CheckpointResu
 
 
 def next_step(report: GradeReport) -> NextStep:
-    from grader.results import NextStep
-
     lang = report.lang
     for checkpoint in in_handout_order(report.checkpoints):
         if checkpoint.status in _NOT_MET and not checkpoint.step and checkpoint.feedback:
@@ -77,8 +93,6 @@ def _other_tiers(report: GradeReport, bonus: bool = False) -> list[tuple[str, fl
 
 
 def coverage(report: GradeReport) -> Coverage:
-    from grader.results import Coverage
-
     lang = report.lang
     number = lambda value: i18n.number(value, lang, 2)  # noqa: E731
     where = Text(" et ", " and ")(lang).join(t.where(lang) for t in TIERS if t.name in report.tiers)

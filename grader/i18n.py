@@ -35,13 +35,6 @@ def status(name: str, lang: str) -> str:
     return STATUS[name](lang)
 
 
-def tier_not_selected(tier: str, lang: str) -> str:
-    return Text(
-        f"Tier {tier} non sélectionné (relancez avec --tier {tier} ou --tier all).",
-        f"Tier {tier} not selected (run again with --tier {tier} or --tier all).",
-    )(lang)
-
-
 def not_selected(lang: str) -> str:
     return Text("Non sélectionné (-k/-m).", "Not selected (-k/-m).")(lang)
 
@@ -50,15 +43,6 @@ def missing_submission(path: Path, lang: str) -> str:
     return Text(
         f"Le dossier à noter n'existe pas : {path} (option --submission).",
         f"The submission directory does not exist: {path} (option --submission).",
-    )(lang)
-
-
-def check_timeout(seconds, lang: str) -> str:
-    return Text(
-        f"Délai dépassé : la vérification a été arrêtée après {seconds} s. Votre code boucle-t-il "
-        "sans fin, ou attend-il sans limite de temps ?",
-        f"Time limit exceeded: the check was stopped after {seconds} s. Does your code loop "
-        "forever, or wait without a time limit?",
     )(lang)
 
 
@@ -85,11 +69,6 @@ def check_cpu_timeout(seconds, lang: str, calls: int | None = None, operation: s
         f"Time limit exceeded: the check used more than {limit_en} s of CPU time and was stopped. "
         "Does a loop of your code never end?",
     )(lang)
-
-
-def unexpected_error(detail: str, lang: str) -> str:
-    return Text(f"Erreur inattendue pendant la vérification : {detail}",
-                f"Unexpected error during the check: {detail}")(lang)
 
 
 def harness_error(detail: str, lang: str) -> str:

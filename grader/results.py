@@ -8,6 +8,7 @@ import ast
 import functools
 
 from grader import feedback_order
+from grader.feedback_order import Coverage, NextStep
 from grader.catalogue import Catalogue, Checkpoint
 from grader.project import CHECKS_DIR
 
@@ -47,23 +48,6 @@ class CheckpointResult:
     caused_by: str = ""  # an earlier checkpoint whose failure (the same one) this one repeats
     lab_provided: bool = False  # graded on files the lab provides, which the submission does not change
     depends_on: list[str] = field(default_factory=list)  # checkpoints whose work it chains (catalogue)
-
-
-@dataclass
-class NextStep:
-    """What to do next: the first checkpoint, in the handout's order, that is not met."""
-
-    checkpoint: CheckpointResult | None
-    text: str  # the sentence, in the report's language
-
-
-@dataclass
-class Coverage:
-    """What the score covers: the points verified here, and what other tiers would add."""
-
-    text: str
-    other_tiers: list[tuple[str, float, list[str]]]  # (tier, required points it adds, checkpoint ids)
-    provided_text: str = ""  # the points that come from files the lab provides
 
 
 @dataclass

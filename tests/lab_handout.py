@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from fresh_copy import copy_project
+
 ROOT = Path(__file__).resolve().parents[1]
 LAB = ROOT / "LAB.md"
 END_HEADING = "## Dépannage"
@@ -159,13 +161,7 @@ def substitutions(photos: PhotoServer) -> list[tuple[str, str]]:
 def project_copy(destination: Path) -> Path:
     """The project's tracked files, student_template/ holding the reference solution, the caches
     the builds need (the test model) linked in."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    copy_project(destination)
     for name in ("image_classifier_operations.py", "s3_io.py"):
         shutil.copy2(ROOT / "reference" / name, destination / "student_template" / name)
     (destination / ".cache").mkdir(exist_ok=True)

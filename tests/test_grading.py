@@ -105,9 +105,10 @@ def test_broken_submissions_say_which_file_and_why(graded_once):
     for name, fragments in expectations.items():
         graded = graded_once(name, _writer(by_name[name]))
         for checkpoint_id in by_name[name].loses:
-            for check in graded.checkpoints[checkpoint_id]["checks"]:
-                if check["outcome"] == "failed":
-                    assert all(f in check["message"] for f in fragments), (name, check)
+            failed = [c for c in graded.checkpoints[checkpoint_id]["checks"] if c["outcome"] == "failed"]
+            assert failed, (name, checkpoint_id, "no failed check: the message cannot be judged")
+            for check in failed:
+                assert all(f in check["message"] for f in fragments), (name, check)
 
 
 # --- Reference, template, options ----------------------------------------------------------------

@@ -153,6 +153,24 @@ def test_a_grader_from_another_checkout_is_refused(tmp_path):
     assert "Traceback" not in shown(result) and not (tmp_path / "reports").exists()
 
 
+def test_a_check_the_grader_cannot_load_is_shown_as_the_graders_error(tmp_path):
+    """Tracebacks are hidden for the feedback's sake; a check module that does not import stops the run
+    before any grade, and must say so (it once printed only "1 error during collection")."""
+    copy = copy_project(tmp_path / "lab")
+    broken = copy / "checks" / "offline" / "test_task_definition.py"
+    broken.write_text(broken.read_text(encoding="utf-8") + "\nimport a_module_the_grader_lacks\n", encoding="utf-8")
+    env = {"PYTHONPATH": str(copy)}
+    result = run(f"--report-dir={tmp_path / 'reports'}", cwd=copy, env=env, python=("-P",))
+    assert result.returncode != 0, explain(result)
+    assert "Le correcteur n'a pas pu charger ses vérifications" in result.stdout, explain(result)
+    assert "checks/offline/test_task_definition.py" in result.stdout
+    assert "No module named 'a_module_the_grader_lacks'" in result.stdout
+    assert "erreur du correcteur, pas de votre rendu" in result.stdout
+    result = run("--lang=en", f"--report-dir={tmp_path / 'reports'}", cwd=copy, env=env, python=("-P",))
+    assert "The grader could not load its checks" in result.stdout, explain(result)
+    assert "the grader's error, not your submission's" in result.stdout
+
+
 # --- 5. a -m/-k selection writes its reports beside the full ones ----------------------------------
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from fresh_copy import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,12 +23,7 @@ def test_the_first_command_of_the_readme_grades_the_template_in_a_fresh_copy(tmp
     command = readme_first_command()
     assert command.startswith("python3 -m venv .venv && . .venv/bin/activate && "), command
     copy = tmp_path / "lab"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / name)
+    copy_project(copy)
     # What a fresh shell has: no virtual environment of ours, no project on the path.
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTEST_ADDOPTS")}
     proc = subprocess.run(["bash", "-c", command], cwd=copy, env=env, capture_output=True, text=True, timeout=900)

@@ -20,6 +20,7 @@ import json
 
 import pytest
 
+from ecslab.facts import WEB_PORT
 from grader.tiers.aws import lookup
 from grader.feedback import expect, fail
 
@@ -49,13 +50,13 @@ def _judge_service_settings(settings: dict, target_group_arn: str | None) -> Non
            expected="FARGATE", seen=settings.get("launchType") or settings.get("capacityProviderStrategy"))
     balancers = [(b.get("containerName"), b.get("containerPort"), b.get("targetGroupArn"))
                  for b in settings.get("loadBalancers") or []]
-    wanted = [b for b in balancers if b[0] == lookup.WEB_CONTAINER and b[1] == 3000
+    wanted = [b for b in balancers if b[0] == lookup.WEB_CONTAINER and b[1] == WEB_PORT
               and (b[2] == target_group_arn if target_group_arn
                    else f":targetgroup/{lookup.TARGET_GROUP}/" in str(b[2]))]
     expect(wanted, f"Le service doit être derrière le target group {lookup.TARGET_GROUP} "
                    "(conteneur web-app, port 3000).",
            f"The service must be behind the {lookup.TARGET_GROUP} target group (container web-app, port 3000).",
-           expected=[(lookup.WEB_CONTAINER, 3000, target_group_arn or lookup.TARGET_GROUP)], seen=balancers)
+           expected=[(lookup.WEB_CONTAINER, WEB_PORT, target_group_arn or lookup.TARGET_GROUP)], seen=balancers)
     network = ((settings.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {})
     expect(network.get("assignPublicIp") == "ENABLED",
            "Les tâches du service ont besoin d'une IP publique dans le VPC par défaut (assignPublicIp=ENABLED).",

@@ -21,7 +21,7 @@ import re
 
 import pytest
 
-from grader.batch.runner import BATCH_ENV
+from grader.runner import BATCH_ENV
 from grader.feedback import Text, expect, fail
 
 from grader.tiers.local.containers import run_container

@@ -1,7 +1,7 @@
 """``ecs-lab grade``: a class graded in one command (arguments: grader/commands.py).
 
     find the submissions (grader.batch.discover) → stage their files → reuse the rows whose
-    files and settings did not change → grade the others, N at a time (grader.batch.runner)
+    files and settings did not change → grade the others, N at a time (grader.runner)
     → OUT/batch.json after every submission → grades.csv → class-report.html
 """
 
@@ -37,7 +37,9 @@ from grader.batch.model import (
     status_label,
     write_batch,
 )
-from grader.batch.runner import PROJECT, Finished, Job, run_jobs, warm_up
+from grader.api import Grading
+from grader.project import PROJECT
+from grader.runner import Finished, Job, run_jobs, warm_up
 from grader.feedback import Text
 from grader.tiers.base import submission_timeout_s
 
@@ -199,9 +201,8 @@ def _prepare(source: finding.Source, out: Path, settings: dict, timeout: float, 
     if report_dir.exists():
         shutil.rmtree(report_dir)  # never a stale report taken for this run's
     report_dir.mkdir(parents=True)
-    pytest_args = [f"--submission={staged.folder}", f"--report-dir={report_dir}", f"--tier={tier}",
-                   f"--lang={lang}", "-p", "no:cacheprovider", "-q"]
-    return row, Job(id=source.id, pytest_args=pytest_args, log=report_dir / LOG_FILE, timeout_s=timeout,
+    grading = Grading(staged.folder, tier=tier, lang=lang, report_dir=report_dir, options=("-q",))
+    return row, Job(id=source.id, grading=grading, log=report_dir / LOG_FILE, timeout_s=timeout,
                     bytecode=out / CACHE_DIR / "bytecode")
 
 
@@ -218,7 +219,6 @@ def _reusable(old: Row, new: Row, out: Path) -> bool:
 def _record(row: Row, result: Finished, out: Path, lang: str) -> None:
     """Fill `row` from the run's report (or say why there is none)."""
     row.duration_s = round(result.duration_s, 2)
-    report_path = out / row.report_dir / "report.json"
     if result.exit_code is None:
         row.status = TIMEOUT
         row.reason = Text(
@@ -227,10 +227,7 @@ def _record(row: Row, result: Finished, out: Path, lang: str) -> None:
             f"Grading took more than {row.timeout_s:g} s and was stopped (run again with a larger --timeout and "
             f"--regrade {row.id}).")(lang)
         return
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8")) if result.exit_code in (0, 1) else None
-    except (OSError, ValueError):
-        report = None
+    report = result.report
     if report is None:
         row.status = GRADER_ERROR
         how = f"signal {result.signal_name}" if result.signal_name else f"code {result.exit_code}"

@@ -137,12 +137,13 @@ def awslogs(td: dict, spec: TaskDefinitionSpec) -> None:
 def web_port_environment_and_health_check(td: dict, spec: TaskDefinitionSpec) -> None:
     """The web container: port 3000/tcp, PORT=3000, a health check on /health (step 5)."""
     found = container(td, spec)
+    port, url = facts.WEB_PORT, f"localhost:{facts.WEB_PORT}{facts.WEB_HEALTH_PATH}"
     ports = [(p.get("containerPort"), p.get("protocol", "tcp")) for p in found.get("portMappings") or []]
-    expect((3000, "tcp") in ports, f"Le conteneur {spec.container} doit exposer le port 3000/tcp.",
-           f"The {spec.container} container must expose port 3000/tcp.", expected=[(3000, "tcp")], seen=ports)
+    expect((port, "tcp") in ports, f"Le conteneur {spec.container} doit exposer le port {port}/tcp.",
+           f"The {spec.container} container must expose port {port}/tcp.", expected=[(port, "tcp")], seen=ports)
     environment = {e.get("name"): e.get("value") for e in found.get("environment") or []}
-    expect(environment.get("PORT") == "3000", "La variable PORT=3000 est attendue.", "PORT=3000 is expected.",
-           expected="PORT=3000", seen=f"PORT={environment.get('PORT')}")  # never the whole environment
+    expect(environment.get("PORT") == str(port), f"La variable PORT={port} est attendue.", f"PORT={port} is expected.",
+           expected=f"PORT={port}", seen=f"PORT={environment.get('PORT')}")  # never the whole environment
     command = " ".join((found.get("healthCheck") or {}).get("command") or [])
-    expect("localhost:3000/health" in command, "Le health check doit appeler http://localhost:3000/health.",
-           "The health check must call http://localhost:3000/health.", seen=command or None)
+    expect(url in command, f"Le health check doit appeler http://{url}.",
+           f"The health check must call http://{url}.", seen=command or None)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecslab.facts import ACCOUNT_ID as ACCOUNT
-from ecslab.facts import CLASSIFIER_LOG_GROUP, REGION, WEB_LOG_GROUP
+from ecslab.facts import CLASSIFIER_LOG_GROUP, REGION, WEB_HEALTH_PATH, WEB_LOG_GROUP, WEB_PORT
 from grader.feedback import Text
 
 MAX_TEMPLATE_BYTES = 512 * 1024
@@ -160,13 +160,13 @@ def network_problems(infrastructure: dict) -> list[str]:
     if ecs_group:
         ingress = ecs_group.get("SecurityGroupIngress", [])
         shape = [(r.get("IpProtocol"), r.get("FromPort"), r.get("ToPort"), "CidrIp" in r) for r in ingress]
-        if shape != [("tcp", 3000, 3000, False)]:
-            problems.append(Text(f"ecs-lab-ecs-sg : entrée attendue TCP 3000 depuis le groupe de l'ALB seulement, vu {shape}",
-                                 f"ecs-lab-ecs-sg: expected ingress TCP 3000 from the ALB's group only, seen {shape}"))
+        if shape != [("tcp", WEB_PORT, WEB_PORT, False)]:
+            problems.append(Text(f"ecs-lab-ecs-sg : entrée attendue TCP {WEB_PORT} depuis le groupe de l'ALB seulement, vu {shape}",
+                                 f"ecs-lab-ecs-sg: expected ingress TCP {WEB_PORT} from the ALB's group only, seen {shape}"))
     target_group = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::TargetGroup", Name="ecs-lab-tg")
     if target_group:
         seen = {k: target_group.get(k) for k in ("Protocol", "Port", "TargetType", "HealthCheckPath")}
-        wanted = {"Protocol": "HTTP", "Port": 3000, "TargetType": "ip", "HealthCheckPath": "/health"}
+        wanted = {"Protocol": "HTTP", "Port": WEB_PORT, "TargetType": "ip", "HealthCheckPath": WEB_HEALTH_PATH}
         if seen != wanted:
             problems.append(Text(f"ecs-lab-tg : attendu {wanted}, vu {seen}", f"ecs-lab-tg: expected {wanted}, seen {seen}"))
     alb = _one(infrastructure, problems, "AWS::ElasticLoadBalancingV2::LoadBalancer", Name="ecs-lab-alb")

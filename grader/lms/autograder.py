@@ -4,8 +4,8 @@
 
 Grades the folder of ``ROOT/submission`` that holds the student's files (they may be nested,
 ``lab8/student_template/s3_io.py``: grader.batch.discover chooses the folder) with the offline
-tier, from the suite's source (this file's project, ``ROOT/source``), and writes Gradescope's
-``ROOT/results/results.json``. Whatever happens (no student file, the grader fails or runs out of
+tier, with the grader setup.sh installed (grader.api, in a child of its own with a time limit:
+grader.runner), and writes Gradescope's ``ROOT/results/results.json``. Whatever happens (no student file, the grader fails or runs out of
 time) a results.json is written: score 0 and the reason, in the run's language. The grader's
 own output goes to standard output, which Gradescope shows the instructor only.
 """
@@ -18,16 +18,14 @@ import os
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from grader.project import PROJECT
-
 from grader import i18n
 from grader.feedback import LANGUAGES, Text
 from grader.lms import gradescope
+from grader.project import LAB_RESOURCES, PROJECT
 from grader.worker.process import become_subreaper
 
 REPORTS = "ecs-lab"  # ROOT/results/ecs-lab/: the four reports of the run
@@ -44,25 +42,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prepare", action="store_true",
                         help="setup.sh: do once what every grading run would otherwise redo, then grade the "
                              "template as a trial (its score and how the code ran are printed)")
+    parser.add_argument("--template", type=Path, default=PROJECT / "student_template",
+                        help="--prepare: the lab's template, graded as a trial")
     args = parser.parse_args(argv)
     if args.prepare:
-        return prepare(args.lang)
+        return prepare(args.lang, args.template)
     run = AutograderRun(args.root, args.lang, gradescope.Policy(args.ungraded, args.bonus), args.timeout)
     run.grade()
     return 0
 
 
-def prepare(lang: str) -> int:
+def prepare(lang: str, template: Path) -> int:
     """Gradescope builds its image once (setup.sh) and grades every submission in a fresh container of
     it: what a first run would compute and keep must be in the image. The cfn-lint verdicts of the lab's
     own templates (cfn-lint is the scorer's largest memory cost: a run that finds them cached never loads
     it), then a trial grade of the template, which must run to the end."""
     from grader.judges.cfn_lint import cfn_lint_errors
 
-    for template in sorted((PROJECT / "resources").glob("*.yaml")):
-        errors = cfn_lint_errors(template)
-        print(f"ecs-lab autograder: cfn-lint {template.name}: {len(errors)} error(s), verdict cached", flush=True)
-    template = PROJECT / "student_template"
+    for path in sorted(LAB_RESOURCES.glob("*.yaml")):
+        errors = cfn_lint_errors(path)
+        print(f"ecs-lab autograder: cfn-lint {path.name}: {len(errors)} error(s), verdict cached", flush=True)
     if not template.is_dir():
         return 0
     import tempfile
@@ -118,32 +117,24 @@ class AutograderRun:
         return folder
 
     def _run_grader(self, folder: Path) -> None:
-        graded = self.report_dir / "results.json"
-        graded.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "pytest", f"--submission={folder}", f"--report-dir={self.report_dir}",
-                   "--tier=offline", f"--lang={self.lang}", f"--gradescope-ungraded={self.policy.ungraded}",
-                   f"--gradescope-bonus={self.policy.bonus}", "-p", "no:cacheprovider", "-q"]
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PYTEST_") and k not in ("AUTOGRADER_ROOT", "ECS_LAB_PYTHON")}
-        process = subprocess.Popen(command, cwd=PROJECT, env={**env, "ECS_LAB_LANG": self.lang},
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        from grader.api import Grading
+        from grader.runner import grade_in_child
+
+        grading = Grading.under(self.policy, folder, tier="offline", lang=self.lang, report_dir=self.report_dir)
         try:
-            returncode = process.wait(timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            self._fail(_timed_out(self.timeout_s, self.lang))
-            return
+            finished = grade_in_child(grading, timeout_s=self.timeout_s)
         finally:
-            _kill_group(process)  # nothing the grader started outlives it
-            _end_leftovers()
+            _end_leftovers()  # nothing the grader started outlives it
             # The largest process of the run (the scorer): what a container's memory limit must hold.
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(f"ecs-lab autograder: peak memory of the grading run: {peak:.0f} MiB", flush=True)
-        try:
-            data = json.loads(graded.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._fail(_grader_failed(_how_it_ended(returncode, self.lang), self.lang))
+        if finished.exit_code is None:
+            self._fail(_timed_out(self.timeout_s, self.lang))
             return
+        if finished.report is None:
+            self._fail(_grader_failed(_how_it_ended(finished.exit_code, self.lang), self.lang))
+            return
+        data = gradescope.results(gradescope.load_report(finished.report), self.policy)
         shown = _relative(folder, self.submission)
         label = Text("Dossier noté", "Graded folder")(self.lang)
         data["output"] = f"{label}{i18n.colon(self.lang)}{gradescope.md(shown)}\n\n{data.get('output', '')}"
@@ -217,14 +208,6 @@ def _worker_users() -> set[int]:
         if uids and UID_RANGE[0] <= uids.real <= UID_RANGE[1] and process.info["status"] != psutil.STATUS_ZOMBIE:
             found.add(process.pid)
     return found
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
 
 
 def _relative(folder: Path, root: Path) -> str:

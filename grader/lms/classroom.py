@@ -17,8 +17,8 @@ the instructor (summary, job page, ``protected-files.txt`` beside the reports). 
 rewrites the workflow itself is not graded by this step at all: the grade of record is the
 instructor's own ``ecs-lab grade`` of the Classroom clones (README, "Grading a class").
 
-``classroom`` grades offline (``python -m pytest --submission=... --report-dir=...`` from the
-grader's root, in a subprocess), shows the grader's summary, then the grade under Gradescope's
+``classroom`` grades offline (grader.api, in this process: the step's only grading), shows the
+grader's summary, then the grade under Gradescope's
 default policy (what the offline tier cannot verify is left out of the total, the bonus counts on
 top) and the line Classroom reads: ``Points X/Y``. Exit 0 once the report is written, whatever the
 grade; non-zero with a message when it could not grade. In GitHub Actions it also writes the
@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from grader.project import PROJECT
@@ -57,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "la version de l'enseignant, chaque différence est signalée")
     parser.add_argument("--workflow", type=Path, default=None, metavar="FILE",
                         help=f"le workflow du dépôt (défaut : {WORKFLOW} du dépôt)")
+    parser.add_argument("--release", type=Path, default=PROJECT, metavar="DIR",
+                        help="les fichiers du correcteur de l'enseignant, auxquels --repository est comparé "
+                             "(défaut : ceux du correcteur installé)")
 
 
 def add_workflow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,33 +84,20 @@ def run(args: argparse.Namespace, lang: str) -> int:
                f"the report folder ({report_dir}) is inside the graded folder: choose a --report-dir outside "
                "the submission.")
         return 2
-    command = [sys.executable, "-m", "pytest", f"--submission={submission}", f"--report-dir={report_dir}",
-               "--tier=offline", f"--lang={lang}", "-p", "no:cacheprovider", "-q"]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    started = time.time()
-    sys.stdout.flush()
-    try:
-        returncode = subprocess.run(command, cwd=PROJECT, env={**env, "ECS_LAB_LANG": lang},
-                                    stdin=subprocess.DEVNULL, check=False).returncode
-    except OSError as error:
-        _error(lang, f"impossible de lancer le correcteur : {error}", f"cannot start the grader: {error}")
-        return 1
-    report_file = report_dir / "report.json"
-    try:
-        if report_file.stat().st_mtime < started - 1:
-            raise FileNotFoundError(report_file)
-        data = json.loads(report_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        _error(lang, f"le correcteur n'a pas écrit de rapport (code de sortie {returncode}) : voir sa sortie "
-                     "ci-dessus.",
-               f"the grader wrote no report (exit status {returncode}): see its output above.")
-        return returncode or 1
+    from grader.api import Grading, GradingFailed, grade
     from grader.lms import gradescope
 
-    report = gradescope.load_report(data)
+    sys.stdout.flush()
+    try:
+        report = grade(Grading(submission, tier="offline", lang=lang, report_dir=report_dir, options=("-q",)))
+    except GradingFailed as failed:
+        _error(lang, f"le correcteur n'a pas écrit de rapport (code de sortie {failed.exit_code}) : voir sa sortie "
+                     "ci-dessus.",
+               f"the grader wrote no report (exit status {failed.exit_code}): see its output above.")
+        return failed.exit_code or 1
     policy = gradescope.DEFAULT_POLICY
     score, total = policy.score(report), policy.total(report)
-    changes = protected_changes(args.repository, args.workflow) if args.repository else []
+    changes = protected_changes(args.repository, args.workflow, args.release) if args.repository else []
     print()
     if lang == "en":
         print(f"GitHub Classroom grade: {score:g}/{total:g} (out of the {total:g} points graded offline, "
@@ -129,14 +116,14 @@ def run(args: argparse.Namespace, lang: str) -> int:
     return 0
 
 
-def protected_changes(repository: Path, workflow: Path | None = None) -> list[str]:
+def protected_changes(repository: Path, workflow: Path | None = None, release: Path = PROJECT) -> list[str]:
     """What the student's repository changed in the lab's protected files: grader/, checks/ and the top
     files (compared with the grader that grades, the instructor's release), and the workflow (compared
     with the one `classroom-workflow` writes for the release's URL and hash)."""
     repository = Path(repository)
     changes = []
     for name in PROTECTED:
-        theirs, ours = _files(repository / name), _files(PROJECT / name)
+        theirs, ours = _files(repository / name), _files(Path(release) / name)
         for relative in sorted(set(theirs) | set(ours)):
             shown = f"{name}/{relative}" if relative else name
             if relative not in ours:
@@ -278,11 +265,13 @@ jobs:
           for file in image_classifier_operations.py s3_io.py; do
             if [ -f "student_template/$file" ]; then cp "student_template/$file" "$submission/"; fi
           done
-          # As root: bubblewrap works there, the student's code runs as a user of its own (the report says what
-          # applied); from the grader's folder, which only root may enter.
-          sudo --preserve-env=GITHUB_OUTPUT,GITHUB_STEP_SUMMARY,GRADER_URL,GRADER_SHA256,LAB8 sh -c \\
-            'cd "$LAB8/source" && ECS_LAB_TIMESHIM_DIR="$LAB8/timeshim" exec "$LAB8/venv/bin/python" -m grader.lms.classroom --submission "$0" --report-dir "$1" --repository "$2"' \\
-            "$submission" "$RUNNER_TEMP/lab8-reports" "$GITHUB_WORKSPACE"
+          # As root, with the grader setup.sh installed: bubblewrap works there, the student's code runs as a user
+          # of its own (the report says what applied).
+          # -I: never a module of this repository (its grader/ is the student's), only the installed grader.
+          sudo --preserve-env=GITHUB_OUTPUT,GITHUB_STEP_SUMMARY,GRADER_URL,GRADER_SHA256 \\
+            ECS_LAB_TIMESHIM_DIR="$LAB8/timeshim" "$LAB8/venv/bin/python" -I -m grader.lms.classroom \\
+            --submission "$submission" --report-dir "$RUNNER_TEMP/lab8-reports" \\
+            --repository "$GITHUB_WORKSPACE" --release "$LAB8/source"
 
       - name: Upload the reports
         if: always()

@@ -25,6 +25,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+from grader.catalogue import load_catalogue
 from grader.project import PROJECT
 
 SOURCE_FILES = ("pyproject.toml", "conftest.py")
@@ -39,10 +40,18 @@ BONUS = ("count", "ignore")  # grader.lms.gradescope.BONUS_POLICIES
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, metavar="OUT.zip", help="le zip à écrire (à déposer dans Gradescope)")
     parser.add_argument("--ungraded", choices=UNGRADED, default="exclude",
-                        help="points de contrôle que le tier offline ne peut pas vérifier : exclus du total "
-                             "(exclude, défaut : note sur 65) ou comptés 0 (zero : note sur 100)")
+                        help=ungraded_help("fr"))
     parser.add_argument("--bonus", choices=BONUS, default="count",
                         help="bonus : ajouté en plus du total (count, défaut) ou affiché sans compter (ignore)")
+
+
+def ungraded_help(lang: str) -> str:
+    catalogue = load_catalogue()
+    offline, total = f"{catalogue.points_on('offline'):g}", f"{catalogue.max_points:g}"
+    return _t(lang, "points de contrôle que le tier offline ne peut pas vérifier : exclus du total "
+                    f"(exclude, défaut : note sur {offline}) ou comptés 0 (zero : note sur {total})",
+              "checkpoints the offline tier cannot verify: left out of the total (exclude, default: graded "
+              f"out of {offline}) or counted as 0 (zero: graded out of {total})")
 
 
 def run(args: argparse.Namespace, lang: str) -> int:
@@ -51,7 +60,6 @@ def run(args: argparse.Namespace, lang: str) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    from grader.catalogue import load_catalogue
     from grader.lms import gradescope
 
     policy = gradescope.Policy(args.ungraded, args.bonus)
@@ -74,10 +82,8 @@ def run(args: argparse.Namespace, lang: str) -> int:
               file=sys.stderr)
         return 1
     catalogue = load_catalogue()
-    offline = [c for c in catalogue.checkpoints if "offline" in c.tiers]
-    verifiable = sum(c.points for c in offline if not c.bonus)
+    verifiable, bonus = catalogue.points_on("offline"), catalogue.points_on("offline", bonus=True)
     total = verifiable if policy.ungraded == "exclude" else catalogue.max_points
-    bonus = sum(c.points for c in offline if c.bonus)
     print(instructions(out, len(files), total, verifiable, bonus, policy, lang))
     return 0
 
@@ -181,11 +187,11 @@ fi
 # The grader and what grading offline needs, nothing more (not the local tier's packages).
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE[offline]"
-"$ROOT/venv/bin/python" -m compileall -q -j 0 "$SOURCE" "$ROOT/venv/lib" >/dev/null 2>&1 || true
+"$ROOT/venv/bin/python" -m compileall -q -j 0 "$ROOT/venv/lib" >/dev/null 2>&1 || true
 
 # The virtual clock's library (grader/worker/clock): built once here, with a C compiler installed for it.
 command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev || true
-(cd "$SOURCE" && "$ROOT/venv/bin/python" -m grader.worker.clock "$ROOT/timeshim") \
+(cd "$ROOT" && "$ROOT/venv/bin/python" -m grader.worker.clock "$ROOT/timeshim") \
   || echo "ecs-lab autograder: no virtual clock library here; the grader's Python-level clock will be used"
 
 # The grader is root's alone: the student's code runs as another user, which can read neither the
@@ -193,14 +199,14 @@ command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev || true
 SITE=$("$ROOT/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 chmod 0711 "$ROOT"
 chmod -R go-rwx "$SOURCE"
-for package in grader ecslab checks; do
+for package in grader ecslab standin checks; do
   if [ -e "$SITE/$package" ]; then chmod -R go-rwx "$SITE/$package"; fi
 done
 
 # cfn-lint's verdicts on the lab's templates, then a trial grade of the template (prints how the
 # student's code will run here); a failure stops the image's build, with the reason.
-(cd "$SOURCE" && ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$ROOT/venv/bin/python" -m grader.lms.autograder --prepare \
-   --lang={lang})
+(cd "$ROOT" && ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$ROOT/venv/bin/python" -m grader.lms.autograder --prepare \
+   --template="$SOURCE/student_template" --lang={lang})
 echo "ecs-lab autograder ready: $("$ROOT/venv/bin/python" --version), environment $(du -sh "$ROOT/venv" | cut -f1), \
 setup in $((SECONDS - STARTED)) s"
 """
@@ -222,8 +228,9 @@ RESULTS="$ROOT/results"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS/results.json"
 
-if cd "$ROOT/source"; then
-  ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$PYTHON" -m grader.lms.autograder --root="$ROOT" {settings}
+# The grader setup.sh installed (never a copy in a folder the run could reach first).
+if cd "$ROOT"; then
+  ECS_LAB_TIMESHIM_DIR="$ROOT/timeshim" "$PYTHON" -I -m grader.lms.autograder --root="$ROOT" {settings}
 fi
 
 # The last resort: Gradescope is never left without results.

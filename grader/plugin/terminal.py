@@ -17,6 +17,7 @@ from grader.plugin.state import PARTIAL_DIR, GradingState, grading_key
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash[grading_key]
+    _show_collection_errors(terminalreporter, state)
     if state.report is None:
         return
     from grader.reports import render_terminal_summary
@@ -24,6 +25,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write(render_terminal_summary(state.report, state.report_paths))
     if state.selection:
         terminalreporter.write_line(_partial_line(config, state))
+
+
+def _show_collection_errors(reporter, state: GradingState) -> None:
+    """A check module that cannot be imported stops the run before any grade: the grader's fault, never
+    the submission's (the checks do not import it). Tracebacks are hidden for the feedback's sake
+    (collection.py), so this one is shown here, with what to do."""
+    failed = [report for report in reporter.stats.get("error", ())
+              if isinstance(report, pytest.CollectReport) and report.failed]
+    if not failed or not state.active:
+        return
+    reporter.write_sep("=", Text("Le correcteur n'a pas pu charger ses vérifications",
+                                 "The grader could not load its checks")(state.lang), red=True)
+    for report in failed:
+        reporter.write_line(f"{report.nodeid}:", bold=True)
+        reporter.write_line(str(report.longreprtext).rstrip())
+    reporter.write_line(Text(
+        "Aucune note n'a été calculée : c'est une erreur du correcteur, pas de votre rendu. Réinstallez-le "
+        "(python -m pip install -e \".[grader]\") ; si elle reste, signalez-la avec ces lignes.",
+        "No grade was computed: this is the grader's error, not your submission's. Reinstall it "
+        "(python -m pip install -e \".[grader]\"); if it persists, report it with these lines.")(state.lang),
+        bold=True)
 
 
 def _shown(path: Path, config: pytest.Config) -> str:

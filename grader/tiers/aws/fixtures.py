@@ -22,6 +22,7 @@ import pytest
 from _pytest.outcomes import OutcomeException
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecslab import facts
 from grader.tiers.aws.lookup import LabNames
 from grader.tiers.aws.readonly import ReadOnlyViolation
 from grader.tiers.aws.world import AwsWorld, TierUnavailable, access_denied, credentials_problem, mask_requested, open_tier
@@ -113,12 +114,12 @@ def _clean(item: pytest.Item, error: BaseException) -> BaseException | None:
     if isinstance(error, ReadOnlyViolation):
         return None  # a grader bug: propagates as is (the run fails, see pytest_sessionfinish)
     if isinstance(error, (ClientError, BotoCoreError)):
-        reason = credentials_problem(error, item.config.getoption("profile") or "aws-labs")
+        reason = credentials_problem(error, item.config.getoption("profile") or facts.PROFILE)
         if reason is not None:  # the session expired during the run: not the student's fault
             text = reason(item.config.stash[grading_key].lang)
             record_tier_unavailable(item.config, "aws", text)
             return pytest.skip.Exception(tier.redact(text) if tier else text, _use_item_location=False)
-        denied = access_denied(error, item.config.getoption("profile") or "aws-labs")
+        denied = access_denied(error, item.config.getoption("profile") or facts.PROFILE)
         if denied is not None:  # the grader may not read this: not graded, never the student's failure
             text = denied(item.config.stash[grading_key].lang)
             return pytest.skip.Exception(tier.redact(text) if tier else text, _use_item_location=False)

@@ -39,6 +39,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
+from ecslab import facts
 from ecslab.aws import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
 from grader.tiers.aws.readonly import ReadOnlyRecorder
 from grader.feedback import Text
@@ -361,7 +362,7 @@ def open_tier(profile: str, region: str, *, environ: Mapping[str, str] | None = 
     endpoint = environ.get("AWS_ENDPOINT_URL") or None
     if in_ci(environ) and not endpoint:
         raise TierUnavailable(REASON_CI)
-    profile = profile or "aws-labs"
+    profile = profile or facts.PROFILE
     try:
         base = make_session(profile, region, environ)
         credentials = base.get_credentials()

@@ -1,16 +1,17 @@
-"""Grading many submissions: each one a fresh ``pytest`` grading run, N at a time.
+"""Grading runs in children of their own: one submission with a time limit, or many, N at a time.
 
-Every submission is graded by the same run as ``python -m pytest --submission=DIR`` from the
-project root, so its grade is the same; what a batch shares is the start-up. This process
-imports the libraries a grading run needs (pytest, moto and its service models, boto3,
-cfn-lint...) once, then forks one child per submission: each child starts warm, with nothing of
-another submission (it is a copy of this process, which never runs a grading nor any student's
-code). The grader's own packages are not shared: the child imports them fresh, as a single run
-does (pytest rewrites their assertions when it imports them).
+Every launcher that needs isolation grades through here (`ecs-lab grade`, the Gradescope autograder,
+an ECS task): each child runs :func:`grader.api.grade`, the same run as ``pytest`` typed in the project,
+so the grade is the same, and sends its report back (plain data, through a pipe). What a batch shares
+is the start-up: this process imports the libraries a grading run needs (pytest, moto and its service
+models, boto3, cfn-lint...) once, then forks one child per submission: each starts warm, with nothing
+of another submission (a copy of this process, which never runs a grading nor any student's code).
+The grader's own packages are not shared: the child imports them fresh, as a single run does (pytest
+rewrites their assertions when it imports them).
 
 A child that outlives its time limit is killed with every process it started (the scorer, the
-worker, bubblewrap, what the student's code forked): the submission becomes a "timeout" row and
-the batch goes on. A child that ends without a report is a "grader_error" row with its log.
+worker, bubblewrap, what the student's code forked): its job ends with no exit code. A child that
+ends without a report says so with its exit code or signal; its output is in the job's log.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from grader.api import Grading
 from grader.project import PROJECT
 # What a grading run imports that is not the grader's (measured with `python -X importtime -m
 # pytest -s`): imported once here instead of once per submission. A module missing from this
@@ -45,7 +47,7 @@ PRELOAD = (
 # AWS services the lab's checks use: moto parses their models once per process (a global cache).
 SERVICES = ("ec2", "ecs", "ecr", "s3", "logs", "iam", "sts", "cloudformation", "cloudtrail", "elbv2")
 # Packages a grading run must import itself (never shared with the child).
-OWN_PACKAGES = ("grader", "ecslab", "checks", "conftest", "xdist", "pytest_timeout")
+OWN_PACKAGES = ("grader", "ecslab", "standin", "checks", "conftest", "xdist", "pytest_timeout")
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 
 
@@ -54,8 +56,8 @@ class Job:
     """One submission to grade."""
 
     id: str
-    pytest_args: list[str]  # what `python -m pytest` would get
-    log: Path  # the run's own output (pytest's terminal, tracebacks)
+    grading: Grading
+    log: Path | None  # the run's own output (pytest's terminal, tracebacks); None: this process's
     timeout_s: float
     bytecode: Path | None = None  # where compiled modules are kept when Python is told not to write them
 
@@ -68,13 +70,16 @@ class Finished:
     exit_code: int | None  # pytest's status; None: killed at its time limit
     duration_s: float
     signal_name: str = ""  # the child died of a signal
+    report: dict | None = None  # the report it built (GradeReport.to_dict()), when it built one
 
 
 @dataclass
 class _Running:
     job: Job
     process: multiprocessing.Process
+    receiver: Connection  # where its report comes back
     started: float = field(default_factory=time.monotonic)
+    report: dict | None = None
 
 
 def warm_up(modules: Iterable[str] = PRELOAD) -> float:
@@ -115,24 +120,32 @@ def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished]
         while pending or running:
             while pending and len(running) < max(1, parallel):
                 job = pending.popleft()
-                process = context.Process(target=_grade_in_child, args=(job,), name=f"grade-{job.id}", daemon=False)
+                receiver, sender = context.Pipe(duplex=False)
+                process = context.Process(target=_grade_in_child, args=(job, sender), name=f"grade-{job.id}",
+                                          daemon=False)
                 process.start()
-                running[process.sentinel] = _Running(job, process)
+                sender.close()
+                running[process.sentinel] = _Running(job, process, receiver)
                 if warm is not None:
                     warm()
                     warm = None
             now = time.monotonic()
             next_deadline = min(r.started + r.job.timeout_s for r in running.values())
-            ready = wait(list(running), timeout=max(0.0, min(next_deadline - now, 1.0)))
-            for sentinel in ready:
+            receivers = {r.receiver: r for r in running.values() if r.report is None and not r.receiver.closed}
+            ready = wait([*running, *receivers], timeout=max(0.0, min(next_deadline - now, 1.0)))
+            for receiver in [r for r in ready if r in receivers]:  # read while the child writes: no full pipe
+                _receive(receivers[receiver])
+            for sentinel in [s for s in ready if s in running]:
                 entry = running.pop(sentinel)
                 entry.process.join()
+                _receive(entry)
                 on_finished(_finished(entry))
             now = time.monotonic()
             for sentinel, entry in list(running.items()):
                 if now - entry.started > entry.job.timeout_s:
                     kill_tree(entry.process.pid)
                     entry.process.join()
+                    entry.receiver.close()
                     running.pop(sentinel)
                     on_finished(Finished(entry.job, None, now - entry.started))
     finally:  # interrupted (Ctrl-C) or failed: nothing of the batch outlives it
@@ -141,12 +154,32 @@ def run_jobs(jobs: list[Job], *, parallel: int, on_finished: Callable[[Finished]
             entry.process.join()
 
 
+def grade_in_child(grading: Grading, *, timeout_s: float, log: Path | None = None) -> Finished:
+    """One grading in a child of its own, with a time limit (the Gradescope autograder, an ECS task)."""
+    done: list[Finished] = []
+    run_jobs([Job("submission", grading, log, timeout_s)], parallel=1, on_finished=done.append, warm=None)
+    return done[0]
+
+
+def _receive(entry: _Running) -> None:
+    """The report the child sent, if any (once: then its pipe is closed)."""
+    if entry.receiver.closed:
+        return
+    try:
+        if entry.receiver.poll(0):
+            message = entry.receiver.recv()
+            entry.report = message if isinstance(message, dict) else None
+    except (EOFError, OSError):
+        pass
+    entry.receiver.close()
+
+
 def _finished(entry: _Running) -> Finished:
     code = entry.process.exitcode
     duration = time.monotonic() - entry.started
     if code is not None and code < 0:
-        return Finished(entry.job, code, duration, signal_name=signal.Signals(-code).name)
-    return Finished(entry.job, code, duration)
+        return Finished(entry.job, code, duration, signal_name=signal.Signals(-code).name, report=entry.report)
+    return Finished(entry.job, code, duration, report=entry.report)
 
 
 def kill_tree(pid: int) -> None:
@@ -191,11 +224,11 @@ def _signal(processes, sig: int) -> None:  # noqa: ANN001 - psutil processes
 # --- In the child --------------------------------------------------------------------------------
 
 
-BATCH_ENV = "ECS_LAB_BATCH"  # set in every batch run (read by checks/local/test_classifier_image_local.py)
+BATCH_ENV = "ECS_LAB_BATCH"  # set in every run graded here (read by checks/local/test_classifier_image_local.py)
 
 
-def _grade_in_child(job: Job) -> None:
-    """One grading run, as `python -m pytest ARGS` from the project root would do it."""
+def _grade_in_child(job: Job, sender: Connection) -> None:
+    """One grading run, as `pytest` typed in the project would do it; its report goes back on `sender`."""
     parent = os.getppid()
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the batch's own handler is not the run's
@@ -203,7 +236,8 @@ def _grade_in_child(job: Job) -> None:
         if os.getppid() != parent:  # ...even when it died before this line
             os._exit(70)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)  # what the run's processes leave behind stays under it
-        _redirect(job.log)
+        if job.log is not None:
+            _redirect(job.log)
         os.chdir(PROJECT)
         if job.bytecode is not None and sys.dont_write_bytecode:
             # PYTHONDONTWRITEBYTECODE: the grader's modules (and pytest's rewriting of the checks)
@@ -211,11 +245,16 @@ def _grade_in_child(job: Job) -> None:
             sys.dont_write_bytecode, sys.pycache_prefix = False, str(job.bytecode)
         for name in [m for m in sys.modules if m.split(".", 1)[0] in OWN_PACKAGES or m.startswith("test_")]:
             del sys.modules[name]  # imported fresh, as a single run does
-        sys.argv = [sys.executable, "-m", "pytest", *job.pytest_args]
+        sys.argv = [sys.executable, "-m", "pytest"]
         os.environ[BATCH_ENV] = "1"  # what the grading machine holds is not the submission's (local tier)
-        import pytest
-
-        code = int(pytest.main(job.pytest_args))
+        api = importlib.import_module("grader.api")  # the fresh one: its state is the run's
+        try:
+            report = api.grade(job.grading)
+        except api.GradingFailed as failed:
+            code = failed.exit_code
+        else:
+            code = 0
+            sender.send(report.to_dict())
     except BaseException:  # noqa: BLE001 - the grader's own failure: its traceback goes to the log
         import traceback
 
