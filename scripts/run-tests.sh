@@ -16,4 +16,5 @@ bash scripts/setup-browser.sh
 eval "$(bash scripts/setup-docker.sh)"
 export ECS_LAB_BASE_IMAGE ECS_LAB_BUILD_NETWORK TESTCONTAINERS_RYUK_DISABLED
 python scripts/build_test_model.py
-exec python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider "$@"
+# --durations: where the suite's time goes, in CI's output (the suite must stay under about 20 minutes).
+exec python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider --durations=25 "$@"
