@@ -31,7 +31,7 @@ from ecslab.cleanup import Cleaner, LabNames
 from ecslab.console import Console
 from ecslab.errors import LabError
 from ecslab.network import LabNetwork, find_default_network
-from ecslab.stacks import deploy_both_stacks, lab_outputs, resources_dir
+from ecslab.stacks import build_dir, deploy_both_stacks, lab_outputs, resources_dir
 from ecslab.submission import get_attribute, load_module
 from ecslab.taskdef import (
     WEB_TASK_DEFINITION_FILE,
@@ -355,7 +355,7 @@ def cmd_update_task_definitions(ctx: Context) -> int:
     account = ctx.account()
     outputs = lab_outputs(ctx.session(), ctx.project)
     source = ctx.args.source or resources_dir() / WEB_TASK_DEFINITION_FILE
-    output = ctx.args.output or resources_dir().parent / "build" / WEB_TASK_DEFINITION_FILE
+    output = ctx.args.output or build_dir() / WEB_TASK_DEFINITION_FILE
     image = f"{_require(outputs, 'WebAppECRRepository')}:latest"
     document = fill_web_task_definition(
         load_task_definition(source),

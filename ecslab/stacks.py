@@ -62,6 +62,16 @@ def resources_dir() -> Path:
     return Path.cwd() / "resources"
 
 
+def build_dir() -> Path:
+    """Where the lab's commands write what they generate: ``build/`` beside the project's ``resources/``
+    (LAB.md's `cat build/...`), or in the current folder when the lab is an installed copy."""
+    resources = resources_dir().resolve()  # the checkout's resources/, through ecslab/resources (a link)
+    package = Path(__file__).resolve().parent
+    if resources.is_relative_to(package):
+        return Path.cwd() / "build"
+    return resources.parent / "build"
+
+
 def read_template(name: str, directory: Path | None = None) -> str:
     path = (directory or resources_dir()) / name
     try:

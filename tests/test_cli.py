@@ -179,6 +179,19 @@ def test_deploy_updates_a_changed_stack(cli, moto_session, tmp_path, monkeypatch
 # update-task-definitions
 
 
+def test_the_filled_copy_goes_to_build_beside_the_projects_resources(tmp_path, monkeypatch) -> None:
+    """LAB.md reads build/web-service-task-definition.json from the project's root: the default output
+    is there, not in ecslab/ where the link to resources/ lives (once a failure of the handout test);
+    an installed copy of the lab writes in the current folder."""
+    from ecslab import stacks
+
+    monkeypatch.delenv("ECS_LAB_RESOURCES", raising=False)
+    assert stacks.build_dir() == Path(__file__).resolve().parents[1] / "build"
+    monkeypatch.setenv("ECS_LAB_RESOURCES", str(Path(stacks.__file__).parent / "copied-resources"))
+    monkeypatch.chdir(tmp_path)
+    assert stacks.build_dir() == tmp_path / "build"
+
+
 def test_update_task_definitions_writes_a_filled_copy(cli, moto_session, tmp_path) -> None:
     tracked = sha256(WEB_TASK_DEFINITION)
     assert cli("deploy").code == 0
