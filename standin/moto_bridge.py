@@ -258,8 +258,7 @@ def bridged(launcher: Launcher | None = None,
 
     with ExitStack() as stack:
         stack.callback(_release)
-        # The lab uses no AMI: moto's default ones cost 0.15 s at EC2's first use.
-        stack.enter_context(mock.patch.dict("os.environ", {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}))
+        stack.enter_context(_without_default_amis())
         patches = {
             "run_task": run_task, "stop_task": stop_task, "create_service": create_service,
             "update_service": update_service, "delete_service": delete_service, "list_tasks": list_tasks,
@@ -380,8 +379,16 @@ def shared_models(region: str | None = None) -> Iterator[None]:
                 parsed[file_path] = original(self, file_path)
             return parsed[file_path]
 
-    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), _offerings_of(region):
+    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), _offerings_of(region), \
+            _without_default_amis():
         yield
+
+
+def _without_default_amis() -> Any:
+    """The lab uses no AMI: moto's 2,342 default ones cost 0.15 s at EC2's first use, and as much again
+    when mock_aws() stops (it resets every backend): entered outside mock_aws() (shared_models), the
+    setting also covers that reset."""
+    return mock.patch.dict("os.environ", {"MOTO_EC2_LOAD_DEFAULT_AMIS": "false"})
 
 
 @contextmanager
