@@ -379,8 +379,21 @@ def shared_models(region: str | None = None) -> Iterator[None]:
                 parsed[file_path] = original(self, file_path)
             return parsed[file_path]
 
-    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), _offerings_of(region), \
-            _without_default_amis():
+    # Every new loader (a boto3 session, moto's model lookups) lists botocore's data folders again:
+    # 400 folders, 27,000 stat calls a grading run. The listing depends on the search paths only.
+    original_list = botocore.loaders.Loader.list_available_services
+    listed: dict[tuple, Any] = {}
+
+    def list_available_services(self: Any, type_name: str) -> Any:
+        key = (tuple(self.search_paths), type_name)
+        with lock:
+            if key not in listed:
+                listed[key] = original_list(self, type_name)
+            return list(listed[key])
+
+    with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), \
+            mock.patch.object(botocore.loaders.Loader, "list_available_services", list_available_services), \
+            _offerings_of(region), _without_default_amis():
         yield
 
 
