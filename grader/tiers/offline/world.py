@@ -75,11 +75,6 @@ class OfflineWorld(base.World):
             stack.enter_context(mock.patch.dict("os.environ", _SCORER_ENVIRONMENT))
             for name in _HIDDEN:
                 stack.enter_context(_unset(name))
-            from moto import mock_aws
-
-            stack.enter_context(moto_bridge.shared_models(REGION))
-            stack.enter_context(mock_aws())
-            stack.enter_context(moto_bridge.bridged())
             socket = sandbox.unix_sockets(stack)
             moto = MotoServer(region=REGION, wrap=self._record, unix_socket=socket("aws")).start()
             stack.callback(moto.stop)
@@ -93,9 +88,15 @@ class OfflineWorld(base.World):
                            "DOCKER_HOST": Endpoint("127.0.0.1", self.engine.port, self.engine.unix_socket, "tcp")},
                 forbidden_paths=list(FORBIDDEN_DIRS))
             stack.callback(self._worker.close)
-            # The worker starts (Python, boto3, the submission's imports) while moto sets up the lab.
+            # The worker starts (Python, boto3, the submission's imports: half a second) while this
+            # process imports moto's models and sets up the lab; the servers answer nothing meanwhile.
             self._starting = threading.Thread(target=self._start_worker, name="worker-start", daemon=True)
             self._starting.start()
+            from moto import mock_aws
+
+            stack.enter_context(moto_bridge.shared_models(REGION))
+            stack.enter_context(mock_aws())
+            stack.enter_context(moto_bridge.bridged())
             self.base = LabBase.provision(self.client)
         except BaseException:
             stack.close()
