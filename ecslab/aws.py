@@ -70,17 +70,35 @@ def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
+def credentials_kind(exc: BaseException) -> str | None:
+    """What a botocore error says of the credentials, the one classification the lab's commands and
+    the aws tier share: "profile_not_found", "sso_expired", "no_credentials", "invalid_credentials",
+    "access_denied", or None (not about the credentials)."""
+    if isinstance(exc, ProfileNotFound):
+        return "profile_not_found"
+    if isinstance(exc, (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
+        return "sso_expired"
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
+        return "no_credentials"
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        if code in EXPIRED_CODES:
+            return "sso_expired"
+        if code in INVALID_CODES:
+            return "invalid_credentials"
+        if code in DENIED_CODES:
+            return "access_denied"
+    return None
+
+
 def translate_error(exc: BaseException, profile: str | None) -> LabError:
     """Turn a botocore exception into a :class:`LabError` with a useful hint."""
     profile = profile or facts.PROFILE
     if isinstance(exc, LabError):
         return exc
-    if isinstance(exc, ProfileNotFound):
-        return LabError("profile_not_found", profile=profile)
-    if isinstance(exc, (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
-        return LabError("sso_expired", profile=profile)
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-        return LabError("no_credentials", profile=profile)
+    kind = credentials_kind(exc)
+    if kind in ("profile_not_found", "sso_expired", "no_credentials", "invalid_credentials"):
+        return LabError(kind, profile=profile)
     if isinstance(exc, EndpointConnectionError):
         return LabError("endpoint_unreachable", endpoint=getattr(exc, "kwargs", {}).get("endpoint_url", "?"))
     if isinstance(exc, WaiterError):
@@ -89,11 +107,7 @@ def translate_error(exc: BaseException, profile: str | None) -> LabError:
         code = error_code(exc)
         operation = exc.operation_name
         message = exc.response.get("Error", {}).get("Message", "")
-        if code in EXPIRED_CODES:
-            return LabError("sso_expired", profile=profile)
-        if code in INVALID_CODES:
-            return LabError("invalid_credentials", profile=profile)
-        if code in DENIED_CODES:
+        if kind == "access_denied":
             return LabError("access_denied", operation=operation, message=message)
         return LabError("aws_error", operation=operation, code=code, message=message)
     if isinstance(exc, BotoCoreError):

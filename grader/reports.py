@@ -7,11 +7,11 @@ from pathlib import Path
 
 from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 
-from grader import feedback_order, i18n, report_html
+from grader import i18n, report_html
 from grader.feedback import Text
 from grader.lms import gradescope
 from grader.lms.gradescope import DEFAULT_POLICY, Policy
-from grader.results import GradeReport
+from grader.results import GradeReport, other_tiers_line
 
 REPORT_FILES = {
     "html": "report.html",
@@ -34,7 +34,7 @@ _env = Environment(
 _env.globals.update(status_label=i18n.status, reread_step=i18n.reread_step, colon=i18n.colon,
                     step_label=i18n.step_label, date=i18n.date)
 _env.filters["points"] = lambda value: f"{value:g}"
-_env.globals.update(other_tiers_line=feedback_order.other_tiers_line)
+_env.globals.update(other_tiers_line=other_tiers_line)
 report_html.register(_env)
 
 
@@ -103,5 +103,5 @@ def write_reports(report: GradeReport, report_dir: Path,
 def render_terminal_summary(report: GradeReport, paths: dict[str, Path]) -> str:
     return _markdown_env().get_template("summary.txt.j2").render(
         r=report, paths=paths, summary=_summary_line(report),
-        other_tiers_line=feedback_order.other_tiers_line(report), **_formats(report.lang),
+        other_tiers_line=other_tiers_line(report), **_formats(report.lang),
     )

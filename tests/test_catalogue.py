@@ -86,3 +86,40 @@ def test_step9_is_graded_on_the_image_ecs_lab_build_tags():
     assert STUDENT_CLASSIFIER_TAG == LOCAL_TAGS["classifier"]
     assert "build_images" not in (CHECKS_DIR / "local" / "test_classifier_image_local.py").read_text()
     assert "world.images" not in (CHECKS_DIR / "local" / "test_classifier_image_local.py").read_text()
+
+
+def test_scaffold_adds_a_checkpoint_that_loads_and_fails_until_written(tmp_path):
+    """`python -m grader.scaffold`: the catalogue's entry and one failing module per tier; a mistake
+    writes nothing."""
+    import shutil
+
+    from grader import scaffold
+    from grader.catalogue import CATALOGUE_FILE, CatalogueError, load_catalogue
+
+    catalogue_file = tmp_path / "catalogue.yaml"
+    shutil.copy(CATALOGUE_FILE, catalogue_file)
+    checks = tmp_path / "checks"
+    for tier in ("offline", "local", "aws"):
+        (checks / tier).mkdir(parents=True)
+    args = scaffold.parser().parse_args([
+        "task_tags", "--part", "part2", "--step", "10", "--points", "2", "--tiers", "offline", "aws",
+        "--title-fr", "La tâche porte l'étiquette « lab »", "--title-en", "The task carries the \"lab\" tag",
+        "--uses", "image_classifier_operations"])
+    written = scaffold.scaffold(args, catalogue_file, checks)
+    assert written == [catalogue_file, checks / "offline" / "test_task_tags.py", checks / "aws" / "test_task_tags.py"]
+    added = load_catalogue(catalogue_file).get("task_tags")
+    assert (added.part, added.step, added.points, added.tiers) == ("part2", "10", 2.0, ("offline", "aws"))
+    assert added.title("en") == 'The task carries the "lab" tag' and added.uses == ("image_classifier_operations",)
+    module = (checks / "offline" / "test_task_tags.py").read_text(encoding="utf-8")
+    assert "def test_task_tags_is_written():" in module and "fail(" in module  # a stub never grades
+    compile(module, "test_task_tags.py", "exec")
+    assert 'pytestmark = pytest.mark.stage("part2")' in (checks / "aws" / "test_task_tags.py").read_text(encoding="utf-8")
+    compile((checks / "aws" / "test_task_tags.py").read_text(encoding="utf-8"), "test_task_tags.py", "exec")
+    before = catalogue_file.read_text(encoding="utf-8")
+    with pytest.raises(CatalogueError, match="already exists"):
+        scaffold.scaffold(args, catalogue_file, checks)
+    wrong = scaffold.parser().parse_args(["other", "--part", "part9", "--step", "1", "--points", "1",
+                                          "--tiers", "offline", "--title-fr", "x", "--title-en", "x"])
+    with pytest.raises(CatalogueError, match="would not load"):
+        scaffold.scaffold(wrong, catalogue_file, checks)
+    assert catalogue_file.read_text(encoding="utf-8") == before and not (checks / "offline" / "test_other.py").exists()

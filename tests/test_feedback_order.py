@@ -1,5 +1,5 @@
 """What the student reads first: the next step, one message per cause, what the score covers,
-the other tiers in one line, and a Markdown report that renders cleanly (grader/feedback_order.py)."""
+the other tiers in one line, and a Markdown report that renders cleanly (grader/results.py, its last section)."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import re
 from grading_support import assert_complete
 from submissions.faults import by_name, materialise
 
-from grader.feedback_order import handout_rank
+from grader.results import handout_rank
 
 OTHER_TIER_IDS = {"cluster", "web_image_pushed", "web_service", "cleanup_step8", "final_cleanup",
                   "classifier_image_local", "bonus_task_exit_0"}

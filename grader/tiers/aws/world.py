@@ -26,21 +26,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    CredentialRetrievalError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProfileNotFound,
-    SSOError,
-    SSOTokenLoadError,
-    TokenRetrievalError,
-    UnauthorizedSSOTokenError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ecslab import facts
-from ecslab.aws import DENIED_CODES, EXPIRED_CODES, INVALID_CODES
+from ecslab.aws import credentials_kind
 from grader.tiers.aws.readonly import ReadOnlyRecorder
 from grader.feedback import Text
 from grader.tiers import base
@@ -128,24 +117,21 @@ REASON_CI = Text(
 
 def credentials_problem(error: BaseException, profile: str) -> Text | None:
     """The reason to give when `error` means the credentials are missing, expired or refused."""
-    if isinstance(error, (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError, SSOError)):
+    kind = credentials_kind(error)
+    if kind == "sso_expired":
         return _reason_expired(profile)
-    if isinstance(error, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
+    if kind == "no_credentials":
         return _reason_no_credentials(profile)
-    if isinstance(error, ProfileNotFound):
+    if kind == "profile_not_found":
         return _reason_profile(profile)
-    if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in EXPIRED_CODES:
-            return _reason_expired(profile)
-        if code in INVALID_CODES:
-            return _reason_invalid(profile, code)
+    if kind == "invalid_credentials":
+        return _reason_invalid(profile, error.response.get("Error", {}).get("Code", ""))
     return None
 
 
 def access_denied(error: BaseException, profile: str) -> Text | None:
     """The reason to give when the profile may not read what a check needs (not the student's fault)."""
-    if not isinstance(error, ClientError) or error.response.get("Error", {}).get("Code") not in DENIED_CODES:
+    if credentials_kind(error) != "access_denied":
         return None
     operation = getattr(error, "operation_name", "?")
     return Text(
