@@ -16,7 +16,6 @@ downloading.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grading_support import locked
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -128,17 +129,6 @@ def _quote(text: str) -> str:
     return shlex.quote(text)
 
 
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def write_bundle(folder: Path, lang: str = "fr") -> Path:
     """The autograder zip, written by the instructor's command."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,7 +146,7 @@ def build_standin(workdir: Path, lang: str = "fr") -> Standin:
     digest = hashlib.sha256(bundle.read_bytes() + BASE_IMAGE.encode()).hexdigest()[:16]
     tag = f"{IMAGE}:{digest}"
     network = "host" if os.environ.get("ECS_LAB_BUILD_NETWORK") == "host" else "bridge"
-    with _locked(CACHE / "gradescope-standin" / f"{digest}.lock"):
+    with locked(CACHE / "gradescope-standin" / f"{digest}.lock"):
         client = docker.from_env(timeout=900)
         try:
             try:

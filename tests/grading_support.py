@@ -88,7 +88,9 @@ def grade(submission: Path | str, report_dir: Path, *options: str, env: dict[str
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created with its folder): what pytest-xdist's workers share is made once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -114,7 +116,7 @@ def graded_once(shared_dir: Path):
             env: dict[str, str] | None = None) -> Graded:
         """`submission`: a folder, or a function that writes one (given its folder and the report folder)."""
         target = shared_dir / key
-        with _locked(shared_dir / f"{key}.lock"):
+        with locked(shared_dir / f"{key}.lock"):
             meta = target / "run.json"
             if not meta.is_file():
                 if callable(submission):

@@ -21,7 +21,6 @@ import os
 import random
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,15 +40,10 @@ _DROPPED_PREFIXES = ("AWS_", "ECS_LAB_SANDBOX_")
 
 
 def _free(port: int) -> bool:
-    """No listener on `port`, on loopback nor on any address (as the sandbox's own check, plus 0.0.0.0)."""
-    for address in ("127.0.0.1", "0.0.0.0"):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((address, port))
-            except OSError:
-                return False
-    return True
+    """No listener on `port`, on loopback nor on any address (the sandbox's own check, plus 0.0.0.0)."""
+    from standin.sandbox.home import port_taken
+
+    return not any(port_taken(port, address) for address in ("127.0.0.1", "0.0.0.0"))
 
 
 def free_port_base(count: int = 3, attempts: int = 200) -> int:
