@@ -1,6 +1,7 @@
 """The instructor's commands of ``ecs-lab`` (the lab's own commands are in ecslab/cli.py):
 
     ecs-lab grade SUBMISSION... [-j N] [--tier T] [--timeout S] [--out DIR] [--regrade ID...]
+                  [--on ecs [--tasks N] [--cpu VCPU] [--memory MB] [--dry-run]]
     ecs-lab gradescope-bundle OUT.zip [--ungraded exclude|zero] [--bonus count|ignore]
     ecs-lab classroom [--submission DIR] [--repository DIR]
     ecs-lab classroom-workflow --grader-url URL --grader-zip ZIP [--out FILE]
@@ -53,6 +54,22 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
                           "grade these submissions again even if their files did not change ('all': every one)"))
     p.add_argument("--no-progress", action="store_true",
                    help=t("sans barre de progression", "without a progress bar"))
+    ecs = p.add_argument_group(t("sur ECS (--on ecs ; --profile et --region choisissent le compte)",
+                                 "on ECS (--on ecs; --profile and --region choose the account)"))
+    ecs.add_argument("--on", choices=("local", "ecs"), default="local",
+                     help=t("où noter : cette machine (défaut) ou des tâches Fargate (pile ecs-lab-grading, créée si "
+                            "absente ; avec le profil du bac à sable, sur `ecs-lab sandbox`)",
+                            "where to grade: this machine (default) or Fargate tasks (stack ecs-lab-grading, created "
+                            "when missing; with the sandbox's profile, on `ecs-lab sandbox`)"))
+    ecs.add_argument("--tasks", type=int, default=4, metavar="N",
+                     help=t("tâches Fargate en parallèle (défaut : 4)", "Fargate tasks in parallel (default: 4)"))
+    ecs.add_argument("--cpu", type=float, default=1.0, metavar="VCPU",
+                     help=t("vCPU par tâche (défaut : 1)", "vCPU per task (default: 1)"))
+    ecs.add_argument("--memory", type=int, default=2048, metavar="MB",
+                     help=t("mémoire par tâche, en Mo (défaut : 2048)", "memory per task, in MB (default: 2048)"))
+    ecs.add_argument("--dry-run", action="store_true",
+                     help=t("vérifier le compte, la pile et l'image, afficher le coût estimé, et s'arrêter là",
+                            "check the account, the stack and the image, print the estimated cost, and stop there"))
     p.set_defaults(handler=_run("grader.batch.cli"))
 
     from grader.lms import classroom, gradescope_bundle

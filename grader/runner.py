@@ -71,6 +71,9 @@ class Finished:
     duration_s: float
     signal_name: str = ""  # the child died of a signal
     report: dict | None = None  # the report it built (GradeReport.to_dict()), when it built one
+    attempt: int = 1  # the grading's attempt (on ECS, 2 when the task of the first one died)
+    host: str = ""  # where it ran, when not here (the ECS task's id)
+    stopped_reason: str = ""  # the grading was lost with the machine that ran it (ECS tasks' stop reasons)
 
 
 @dataclass

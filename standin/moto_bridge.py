@@ -27,6 +27,8 @@ Where moto differs from AWS, and what the bridge does:
   take in what was pushed there, and images ECR deletes are deleted there too.
 - CloudFormation change sets (``aws cloudformation deploy``) create the resources but leave the
   stack without its outputs: they are computed once the change set is executed.
+- A role's inline policies written by CloudFormation (``Policies``) are kept as Python objects,
+  so ``GetRolePolicy`` answers their ``repr``: they are kept as JSON, as IAM keeps them.
 - Tasks advance one state per ``DescribeTasks``: :func:`task_progression` scripts it, and
   :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
@@ -282,6 +284,20 @@ def bridged(launcher: Launcher | None = None,
         if ecr_registry is not None:
             stack.enter_context(_ecr_on_registry(ecr_registry))
         stack.enter_context(_outputs_after_change_sets())
+        stack.enter_context(_role_policies_as_json())
+        yield
+
+
+@contextmanager
+def _role_policies_as_json() -> Iterator[None]:
+    from moto.iam.models import Role
+
+    original = Role.put_policy
+
+    def put_policy(self_: Any, policy_name: str, policy_json: Any) -> None:
+        original(self_, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+    with mock.patch.object(Role, "put_policy", put_policy):
         yield
 
 

@@ -8,7 +8,8 @@ with Gradescope's tightest documented limits (384 MB, a quarter of a CPU) unless
 otherwise: /autograder/run_autograder reads /autograder/submission and writes
 /autograder/results/results.json.
 
-The image is built once per bundle (its tag carries the bundle's hash) and shared by pytest-xdist
+The image is the grader's own (grader.ecs.image: the one ECS runs too), built once per bundle (its tag
+carries the bundle's hash) and shared by pytest-xdist
 workers; pip's downloads are kept in .cache/pip-gradescope, so a new bundle reinstalls without
 downloading.
 """
@@ -16,7 +17,6 @@ downloading.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -26,13 +26,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.ecs.image import IMAGE, LABEL as IMAGE_LABEL, build_image, image_tag
 from grading_support import locked
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
 BASE_IMAGE = os.environ.get("ECS_LAB_BASE_IMAGE", "ecs-lab/python-base:3.11-bookworm")
-IMAGE = "ecs-lab/gradescope-standin"
-LABEL = "ecs-lab.gradescope-standin"
+LABEL = "ecs-lab.gradescope-standin"  # the stand-in's containers
 MEMORY, CPUS = "384m", 0.25  # the tightest limits Gradescope has documented
 RUN_TIMEOUT_S = 600
 
@@ -71,7 +71,6 @@ class StandinRun:
 class Standin:
     image: str
     bundle: Path
-    setup_log: str = ""
     setup_s: float = 0.0
     build_network: str = "bridge"
 
@@ -143,42 +142,18 @@ def build_standin(workdir: Path, lang: str = "fr") -> Standin:
     import docker
 
     bundle = write_bundle(workdir / f"bundle-{os.getpid()}", lang)  # the same bytes from every xdist worker
-    digest = hashlib.sha256(bundle.read_bytes() + BASE_IMAGE.encode()).hexdigest()[:16]
-    tag = f"{IMAGE}:{digest}"
+    digest = image_tag(bundle, BASE_IMAGE).split(":")[1]
     network = "host" if os.environ.get("ECS_LAB_BUILD_NETWORK") == "host" else "bridge"
     with locked(CACHE / "gradescope-standin" / f"{digest}.lock"):
         client = docker.from_env(timeout=900)
         try:
-            try:
-                image = client.images.get(tag)
-                log = image.labels.get(f"{LABEL}.setup", "")
-                return Standin(tag, bundle, setup_log=log, setup_s=float(image.labels.get(f"{LABEL}.setup-s", 0)))
-            except docker.errors.ImageNotFound:
-                pass
-            pip_cache = CACHE / "pip-gradescope"
-            pip_cache.mkdir(parents=True, exist_ok=True)
-            script = ("set -e; mkdir -p /autograder/source; cd /autograder/source; "
-                      "python3 -c 'import zipfile; zipfile.ZipFile(\"/bundle/autograder.zip\").extractall(\".\")'; "
-                      "cp run_autograder /autograder/run_autograder; chmod 0755 /autograder/run_autograder setup.sh; "
-                      "bash ./setup.sh")
             started = time.monotonic()
-            container = client.containers.run(
-                BASE_IMAGE, ["bash", "-c", script], detach=True, network_mode=network,
-                volumes={str(bundle.parent): {"bind": "/bundle", "mode": "ro"},
-                         str(pip_cache): {"bind": "/root/.cache/pip", "mode": "rw"}},
-                labels={LABEL: "setup"})
-            try:
-                status = container.wait(timeout=900)
-                log = container.logs().decode("utf-8", "replace")
-                seconds = time.monotonic() - started
-                if status["StatusCode"] != 0:
-                    raise RuntimeError(f"setup.sh failed (exit {status['StatusCode']}):\n{log[-4000:]}")
-                container.commit(IMAGE, digest, changes=[
-                    f'LABEL {LABEL}.setup-s="{seconds:.1f}"', "CMD [\"/autograder/run_autograder\"]"])
-            finally:
-                container.remove(force=True)
+            tag = build_image(client, bundle, base_image=BASE_IMAGE, network=network,
+                              pip_cache=CACHE / "pip-gradescope")
+            seconds = float(client.images.get(tag).labels.get(f"{IMAGE_LABEL}.setup-s", 0)) or (
+                time.monotonic() - started)
             _forget_older(client, tag)
-            return Standin(tag, bundle, setup_log=log, setup_s=seconds, build_network=network)
+            return Standin(tag, bundle, setup_s=seconds, build_network=network)
         finally:
             client.close()
 

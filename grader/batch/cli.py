@@ -88,6 +88,11 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             f"--regrade: unknown id(s): {', '.join(sorted(unknown))} (known: "
             f"{', '.join(s.id for s in sources[:20])}{'...' if len(sources) > 20 else ''})."))
 
+    launcher = _ecs_launcher(args, lang, len(sources)) if getattr(args, "on", "local") == "ecs" else None
+    if launcher is None and getattr(args, "dry_run", False):
+        raise BatchError(Text("--dry-run ne sert qu'avec --on ecs.", "--dry-run only goes with --on ecs."))
+    if getattr(args, "dry_run", False):
+        return 0
     timeout = args.timeout or submission_timeout_s(args.tier)
     settings = {"tier": args.tier, "lang": lang, "grader": grader_fingerprint()}
     out.mkdir(parents=True, exist_ok=True)
@@ -102,10 +107,15 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             jobs.append(job)
     write_batch(batch, out)
 
+    at_once = min(launcher.settings.tasks if launcher else args.jobs, max(len(jobs), 1))
     _say(lang, Text(f"{len(sources)} rendu(s) ; {len(jobs)} à noter, {len(sources) - len(jobs)} repris ou sans "
-                    f"fichiers ; {min(args.jobs, max(len(jobs), 1))} à la fois, limite {timeout:g} s chacun.",
+                    f"fichiers ; {at_once} à la fois{' (tâches ECS)' if launcher else ''}, limite {timeout:g} s chacun.",
                     f"{len(sources)} submission(s); {len(jobs)} to grade, {len(sources) - len(jobs)} reused or "
-                    f"without files; {min(args.jobs, max(len(jobs), 1))} at a time, {timeout:g} s limit each."))
+                    f"without files; {at_once} at a time{' (ECS tasks)' if launcher else ''}, {timeout:g} s limit "
+                    f"each."))
+    if launcher is not None and jobs:
+        _say(lang, Text(launcher.estimate(len(jobs)).describe("fr", launcher.session.region_name),
+                        launcher.estimate(len(jobs)).describe("en", launcher.session.region_name)))
     similar = _similarity_in_background(batch, out)  # meanwhile, on the files already staged
     if jobs:
         progress = _progress(len(jobs), lang, disabled=args.no_progress)
@@ -121,7 +131,15 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
 
         try:
             signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: what is graded is kept
-            run_jobs(jobs, parallel=args.jobs, on_finished=finished, warm=warm_up)
+            if launcher is not None:
+                _run_on_ecs(launcher, jobs, finished, progress, lang)
+            else:
+                run_jobs(jobs, parallel=args.jobs, on_finished=finished, warm=warm_up)
+        except LaunchFailed as error:  # on ECS, after the start: what was graded is kept
+            similar.terminate()
+            progress.close()
+            print(f"{'Error' if lang == 'en' else 'Erreur'}{i18n.colon(lang)}{error}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             similar.terminate()
             progress.close()
@@ -138,6 +156,40 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     report = _class_report(batch, out, lang, similar)
     _summary(batch, gradebook, report, lang)
     return 0
+
+
+class LaunchFailed(Exception):
+    """The ECS run failed after it started (AWS refused a call): said, with what was graded kept."""
+
+
+def _ecs_launcher(args: argparse.Namespace, lang: str, submissions: int):
+    """The ECS launcher, its preflight passed (grader.ecs.launch); with --dry-run, the estimate said."""
+    from grader.ecs.launch import Launcher, LaunchError, settings_from
+
+    try:
+        launcher = Launcher(settings_from(args), lang, say=lambda line: _say(lang, Text(line, line)))
+        launcher.preflight(dry_run=args.dry_run)
+    except LaunchError as error:
+        raise BatchError(error.text) from None
+    if args.dry_run:
+        estimate = launcher.estimate(submissions)
+        region = launcher.session.region_name
+        _say(lang, Text(estimate.describe("fr", region), estimate.describe("en", region)))
+        _say(lang, Text("--dry-run : rien n'a été lancé.", "--dry-run: nothing was started."))
+    return launcher
+
+
+def _run_on_ecs(launcher, jobs: list[Job], finished, progress, lang: str) -> None:  # noqa: ANN001
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from grader.ecs.launch import LaunchError
+
+    try:
+        launcher.run(jobs, finished, progress)
+    except LaunchError as error:
+        raise LaunchFailed(error.text(lang)) from None
+    except (BotoCoreError, ClientError, RuntimeError) as error:
+        raise LaunchFailed(f"{type(error).__name__}: {error}") from None
 
 
 def _interrupt(_signal: int, _frame: object) -> None:
@@ -219,6 +271,15 @@ def _reusable(old: Row, new: Row, out: Path) -> bool:
 def _record(row: Row, result: Finished, out: Path, lang: str) -> None:
     """Fill `row` from the run's report (or say why there is none)."""
     row.duration_s = round(result.duration_s, 2)
+    row.attempts, row.graded_by = result.attempt, result.host
+    if result.stopped_reason:
+        row.status = GRADER_ERROR
+        row.reason = Text(
+            f"Les tâches ECS qui le notaient se sont arrêtées ({result.stopped_reason}) : non noté, relancez la "
+            f"commande pour réessayer.",
+            f"The ECS tasks grading it stopped ({result.stopped_reason}): not graded, run the command again to "
+            f"try again.")(lang)
+        return
     if result.exit_code is None:
         row.status = TIMEOUT
         row.reason = Text(

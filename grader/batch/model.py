@@ -63,6 +63,8 @@ class Row:
     duration_s: float = 0.0
     timeout_s: float = 0.0  # the limit it ran under
     reused: bool = False  # taken from the previous run (same files, same settings)
+    attempts: int = 1  # gradings started (on ECS, 2 when the task of the first one stopped)
+    graded_by: str = ""  # the ECS task(s) that graded it (--on ecs)
 
     @property
     def graded(self) -> bool:

@@ -24,9 +24,13 @@ import stat
 import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.catalogue import load_catalogue
 from grader.project import PROJECT
+
+if TYPE_CHECKING:
+    from grader.lms.gradescope import Policy
 
 SOURCE_FILES = ("pyproject.toml", "conftest.py")
 SOURCE_DIRS = ("ecslab", "standin", "grader", "checks", "resources", "student_template")
@@ -63,6 +67,24 @@ def run(args: argparse.Namespace, lang: str) -> int:
     from grader.lms import gradescope
 
     policy = gradescope.Policy(args.ungraded, args.bonus)
+    try:
+        files = write_bundle(out, lang, policy)
+    except OSError as error:
+        print(_t(lang, f"Erreur : impossible d'écrire {out} : {error}", f"Error: cannot write {out}: {error}"),
+              file=sys.stderr)
+        return 1
+    catalogue = load_catalogue()
+    verifiable, bonus = catalogue.points_on("offline"), catalogue.points_on("offline", bonus=True)
+    total = verifiable if policy.ungraded == "exclude" else catalogue.max_points
+    print(instructions(out, len(files), total, verifiable, bonus, policy, lang))
+    return 0
+
+
+def write_bundle(out: Path, lang: str, policy: Policy | None = None) -> list[str]:
+    """Write the zip (the same files, the same bytes); returns the grader's files it holds."""
+    from grader.lms import gradescope
+
+    policy = policy or gradescope.Policy(UNGRADED[0], BONUS[0])
     files = source_files(PROJECT)
     scripts = {"setup.sh": setup_script(lang),
                "run_autograder": run_script(lang, policy, gradescope.failure_results(
@@ -76,16 +98,9 @@ def run(args: argparse.Namespace, lang: str) -> int:
             for relative in files:
                 _add(archive, relative, (PROJECT / relative).read_bytes())
         tmp.replace(out)
-    except OSError as error:
+    finally:
         tmp.unlink(missing_ok=True)
-        print(_t(lang, f"Erreur : impossible d'écrire {out} : {error}", f"Error: cannot write {out}: {error}"),
-              file=sys.stderr)
-        return 1
-    catalogue = load_catalogue()
-    verifiable, bonus = catalogue.points_on("offline"), catalogue.points_on("offline", bonus=True)
-    total = verifiable if policy.ungraded == "exclude" else catalogue.max_points
-    print(instructions(out, len(files), total, verifiable, bonus, policy, lang))
-    return 0
+    return files
 
 
 def _check(out: Path, lang: str) -> str:
