@@ -88,7 +88,10 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             f"--regrade: unknown id(s): {', '.join(sorted(unknown))} (known: "
             f"{', '.join(s.id for s in sources[:20])}{'...' if len(sources) > 20 else ''})."))
 
-    launcher = _ecs_launcher(args, lang, len(sources)) if getattr(args, "on", "local") == "ecs" else None
+    launcher = None
+    if getattr(args, "on", "local") == "ecs":  # zips are counted as they are: unread before the staging
+        launcher = _ecs_launcher(args, lang, sum(s.kind == "zip" or finding.find_submission_files(s.path)[0] is not None
+                                                 for s in sources))
     if launcher is None and getattr(args, "dry_run", False):
         raise BatchError(Text("--dry-run ne sert qu'avec --on ecs.", "--dry-run only goes with --on ecs."))
     if getattr(args, "dry_run", False):

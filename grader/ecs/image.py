@@ -11,9 +11,12 @@ of the bundle and of the base image: a new grader is a new tag (the repository's
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,9 +41,26 @@ def image_tag(bundle: Path, base_image: str) -> str:
 def build_image(client: Any, bundle: Path, *, base_image: str, network: str = "bridge",
                 pip_cache: Path | None = None, say: Callable[[str], None] = lambda _line: None) -> str:
     """The image of `bundle` on `base_image` (built unless the engine has it); returns its tag."""
+    tag = image_tag(bundle, base_image)
+    with _building(tag):  # two commands building the same grader: one builds, the other waits for it
+        return _build(client, bundle, tag, base_image=base_image, network=network, pip_cache=pip_cache, say=say)
+
+
+@contextlib.contextmanager
+def _building(tag: str) -> Iterator[None]:
+    lock = Path(tempfile.gettempdir()) / f"ecs-lab-grader-{tag.rsplit(':', 1)[1]}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(client: Any, bundle: Path, tag: str, *, base_image: str, network: str, pip_cache: Path | None,
+           say: Callable[[str], None]) -> str:
     import docker
 
-    tag = image_tag(bundle, base_image)
     try:
         client.images.get(tag)
         return tag

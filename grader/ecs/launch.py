@@ -174,14 +174,18 @@ class Launcher:
                           "and pushed.")
                 return
             client = self._docker()
-            self._say(f"Construction de l'image du correcteur ({IMAGE}:{tag}, une fois par version)…",
-                      f"Building the grader's image ({IMAGE}:{tag}, once per version)...")
+            started = time.monotonic()
             try:
                 local = build_image(client, bundle, base_image=base, network=network,
-                                    pip_cache=CACHE_DIR / "pip-gradescope")
+                                    pip_cache=CACHE_DIR / "pip-gradescope", say=lambda _line: self._say(
+                                        f"Construction de l'image du correcteur ({IMAGE}:{tag}, une fois par version)…",
+                                        f"Building the grader's image ({IMAGE}:{tag}, once per version)..."))
             except ImageError as error:
                 raise LaunchError(Text(f"l'image du correcteur n'a pas pu être construite : {error}",
                                        f"the grader's image could not be built: {error}")) from None
+            if time.monotonic() - started > 1:
+                self._say(f"Image construite en {time.monotonic() - started:.0f} s.",
+                          f"Image built in {time.monotonic() - started:.0f} s.")
         self._push(client, local, tag)
 
     def _pushed(self, tag: str) -> bool:
@@ -213,13 +217,15 @@ class Launcher:
         from ecslab.errors import LabError
         from ecslab.registry import push_image
 
-        self._say(f"Envoi de l'image vers {self.stack.repository_uri}…", f"Pushing the image to {self.stack.repository_uri}...")
+        started = time.monotonic()
         try:
             push_image(self.session, client, local, self.stack.repository_uri, Console(self.lang, out=io.StringIO()),
                        tag=tag)
         except LabError as error:
             raise LaunchError(Text(f"l'image du correcteur n'a pas pu être poussée : {error}",
                                    f"the grader's image could not be pushed: {error}")) from None
+        self._say(f"Image poussée dans {self.stack.repository_uri} en {time.monotonic() - started:.0f} s.",
+                  f"Image pushed to {self.stack.repository_uri} in {time.monotonic() - started:.0f} s.")
 
     def estimate(self, submissions: int) -> costs.Estimate:
         region = self.session.region_name if self.session is not None else (self.settings.region or "")

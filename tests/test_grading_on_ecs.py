@@ -1,0 +1,276 @@
+"""`ecs-lab grade --on ecs`: a class graded by Fargate tasks (grader/ecs/), on the sandbox.
+
+One broad run, as an instructor would do it on a laptop before pointing the same command at a real
+account: `ecs-lab sandbox up`, then a class of 31 submissions (the reference, nested; the template;
+one faulty submission per mistake of the corpus; correct variants; broken ones; one that hangs; one
+without files) graded with `--on ecs --tasks 3`; one task is killed with `docker kill` while it
+grades. The grades are those of a local `ecs-lab grade` of the same folder, row for row; the killed
+task's submission is graded again (its second attempt is in batch.json), no row lost or counted twice;
+nothing is left running; a second run grades nothing; Ctrl-C during a third stops its tasks and keeps
+what was graded. Before it all, `--dry-run` says the price and starts
+nothing. The grading stack itself is linted and deployed on moto, and its task role can reach no other
+bucket (its policy, read back from IAM).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from grading_support import ROOT, _child_env
+from sandbox_support import Sandbox
+from submissions.faults import ALTERNATIVES, BROKEN, FAULTY, materialise
+from test_batch import HANG, OPS, S3_IO, _copy_reference, ecs_lab
+
+from grader.ecs import protocol
+from grader.ecs.policy import allows, role_documents
+from grader.ecs.stack import TEMPLATE
+
+TASKS = 3
+TIMEOUT_S = 25  # the hanging submission's limit (it would wait minutes); the others need far less
+FAMILY_LABEL = "com.amazonaws.ecs.task-definition-family"
+TASK_LABEL = "com.amazonaws.ecs.task-arn"
+
+
+def _write_class(root: Path) -> Path:
+    klass = root / "class"
+    _copy_reference(klass / "ada" / "lab8" / "student_template")
+    template = klass / "template"
+    template.mkdir(parents=True)
+    for name in (OPS, S3_IO):
+        shutil.copyfile(ROOT / "student_template" / name, template / name)
+    chosen = [*FAULTY, *(b for b in BROKEN if b.name in ("broken_syntax_error", "broken_endless_loop_at_import",
+                                                          "broken_os_exit_in_method", "broken_sys_exit_at_import")),
+              *(a for a in ALTERNATIVES if a.name in ("alt_waiter_monitoring", "alt_capacity_provider",
+                                                       "alt_code_style", "alt_wait_condition"))]
+    for entry in chosen:
+        materialise(entry, klass / entry.name)
+    hanging = _copy_reference(klass / "hangs")
+    hanging.joinpath(OPS).write_text(hanging.joinpath(OPS).read_text() + HANG)
+    (klass / "no_files").mkdir()
+    (klass / "no_files" / "README.md").write_text("oublié")
+    return klass
+
+
+def _grade_on_ecs(sandbox: Sandbox, klass: Path, out: Path, *more: str) -> subprocess.Popen:
+    command = " ".join(["ecs-lab", "grade", str(klass), "--out", str(out), "--on", "ecs", "--tasks", str(TASKS),
+                        "--timeout", str(TIMEOUT_S), "--no-progress", *more])
+    env_command = " ".join(sandbox.command("env"))
+    return subprocess.Popen(["bash", "-c", f'set -e; eval "$({env_command})"; exec {command}'], cwd=ROOT,
+                            env={**sandbox.environment(), "ECS_LAB_LANG": "fr"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def _kill_a_task_while_it_grades(sandbox: Sandbox, docker_client) -> str | None:  # noqa: ANN001
+    """`docker kill` the container of a task holding a submission not graded yet; returns that submission."""
+    s3 = sandbox.session().client("s3")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]
+        for bucket in buckets:
+            keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
+                    for item in page.get("Contents", [])]
+            done = {key.rsplit("/", 1)[1][:-5] for key in keys if "/done/" in key}
+            if not done:  # one graded first: the killed task's work is then surely mid-run
+                continue
+            for key in keys:
+                if "/claims/" not in key:
+                    continue
+                task, submission = key.split("/claims/", 1)[1].split("/")
+                submission = submission[:-5]
+                if submission in done or submission == "hangs":
+                    continue
+                for container in docker_client.containers.list(filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}"
+                                                                                  f"{protocol.FAMILY_SUFFIX}"}):
+                    if container.labels.get(TASK_LABEL, "").endswith("/" + task):
+                        container.kill()
+                        return submission
+        time.sleep(0.3)
+    return None
+
+
+@pytest.fixture(scope="module")
+def graded_on_ecs(tmp_path_factory):
+    import docker
+
+    root = tmp_path_factory.mktemp("ecs")
+    klass = _write_class(root)
+    client = docker.from_env()
+    with Sandbox(root / "sandbox") as sandbox:
+        sandbox.up()
+        dry = _grade_on_ecs(sandbox, klass, root / "dry", "--dry-run")
+        dry_out, dry_err = dry.communicate(timeout=300)
+        stacks_after_dry_run = sandbox.session().client("cloudformation").list_stacks()["StackSummaries"]
+
+        run = _grade_on_ecs(sandbox, klass, root / "ecs")
+        killed = _kill_a_task_while_it_grades(sandbox, client)
+        stdout, stderr = run.communicate(timeout=900)
+        left_running = [c.name for c in client.containers.list(
+            filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
+        ecs = sandbox.session().client("ecs")
+        tasks_running = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
+        tasks_before = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
+
+        again = _grade_on_ecs(sandbox, klass, root / "ecs")
+        again_out, again_err = again.communicate(timeout=300)
+        tasks_after = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
+
+        shutil.copytree(root / "ecs", root / "interrupted")  # Ctrl-C once a submission is graded again
+        stopped = _grade_on_ecs(sandbox, klass, root / "interrupted", "--regrade", "all")
+        assert _wait(lambda: {"pending", "graded"} <= _statuses(root / "interrupted"), 300), stopped.communicate(
+            timeout=60)
+        stopped.send_signal(signal.SIGINT)
+        stopped_out, stopped_err = stopped.communicate(timeout=300)
+        left_after_interrupt = [c.name for c in client.containers.list(
+            filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
+        running_after_interrupt = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
+    client.close()
+    local = ecs_lab("grade", str(klass), "--out", str(root / "local"), "-j", "2", "--timeout", str(TIMEOUT_S),
+                    "--no-progress")
+    return {
+        "root": root, "klass": klass, "killed": killed, "left_running": left_running,
+        "tasks_running": tasks_running, "new_tasks_second_run": tasks_after - tasks_before,
+        "dry": (dry.returncode, dry_out, dry_err, stacks_after_dry_run),
+        "run": (run.returncode, stdout, stderr), "again": (again.returncode, again_out, again_err), "local": local,
+        "interrupted": (stopped.returncode, stopped_out, stopped_err, left_after_interrupt, running_after_interrupt),
+    }
+
+
+def _statuses(out: Path) -> set[str]:
+    """The statuses of OUT/batch.json's rows (a run that started writes every row to grade as pending)."""
+    try:
+        return {row["status"] for row in json.loads((out / "batch.json").read_text())["rows"]}
+    except (OSError, ValueError, KeyError):
+        return set()
+
+
+def _wait(predicate, timeout: float) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_class_graded_on_ecs_has_the_grades_of_a_local_batch(graded_on_ecs):
+    code, stdout, stderr = graded_on_ecs["run"]
+    assert code == 0, f"{stdout}\n{stderr}"
+    assert graded_on_ecs["local"].returncode == 0, graded_on_ecs["local"].stderr
+    root = graded_on_ecs["root"]
+    ecs_rows, local_rows = _rows(root / "ecs" / "grades.csv"), _rows(root / "local" / "grades.csv")
+    assert len(ecs_rows) == 31 and len({row["id"] for row in ecs_rows}) == 31  # no row lost, none twice
+    assert (root / "ecs" / "grades.csv").read_text() == (root / "local" / "grades.csv").read_text(), (
+        [(e, l) for e, l in zip(ecs_rows, local_rows) if e != l])
+    statuses = {row["id"]: row["status"] for row in ecs_rows}
+    assert statuses["hangs"] != statuses["ada"] and statuses["no_files"] != statuses["ada"]
+    # every graded row has its four reports, downloaded from the task that graded it
+    batch = json.loads((root / "ecs" / "batch.json").read_text())
+    for row in batch["rows"]:
+        if row["status"] == "graded":
+            assert {"report.html", "report.md", "report.json", "results.json"} <= {
+                p.name for p in (root / "ecs" / row["report_dir"]).iterdir()}, row["id"]
+            assert row["graded_by"], row["id"]
+    # the class report and the estimate, as a local batch (plus the price)
+    assert (root / "ecs" / "class-report.html").is_file()
+    assert "Estimation" in stdout and "$" in stdout and "facturées" in stdout
+
+
+def test_a_killed_task_loses_nothing_and_leaves_nothing_running(graded_on_ecs):
+    killed = graded_on_ecs["killed"]
+    assert killed is not None, "no task was found grading"
+    batch = json.loads((graded_on_ecs["root"] / "ecs" / "batch.json").read_text())
+    row = next(r for r in batch["rows"] if r["id"] == killed)
+    assert row["attempts"] == 2 and row["status"] == "graded", row
+    assert sum(r["attempts"] for r in batch["rows"] if r["status"] != "missing_files") == 30 + 1
+    assert graded_on_ecs["left_running"] == [] and graded_on_ecs["tasks_running"] == []
+
+
+def test_a_second_run_grades_nothing_and_a_dry_run_starts_nothing(graded_on_ecs):
+    code, stdout, stderr = graded_on_ecs["again"]
+    assert code == 0, stderr
+    assert "0 à noter" in stdout and graded_on_ecs["new_tasks_second_run"] == 0
+    code, stdout, stderr, stacks = graded_on_ecs["dry"]
+    assert code == 0, stderr
+    assert "Estimation : 30 rendu(s)" in stdout and "rien n'a été lancé" in stdout
+    assert "serait créée" in stdout and stacks == []
+    assert not (graded_on_ecs["root"] / "dry").exists()
+
+
+def test_ctrl_c_stops_the_tasks_and_keeps_what_was_graded(graded_on_ecs):
+    code, stdout, stderr, containers, tasks = graded_on_ecs["interrupted"]
+    assert code == 130, f"{stdout}\n{stderr}"
+    assert "Interrompu" in stdout and containers == [] and tasks == []
+    batch = json.loads((graded_on_ecs["root"] / "interrupted" / "batch.json").read_text())
+    statuses = [row["status"] for row in batch["rows"]]
+    assert "graded" in statuses and "pending" in statuses  # what was graded is kept; the rest is to do
+
+
+def test_bad_input_on_ecs_is_one_sentence_and_exit_2(tmp_path):
+    klass = tmp_path / "class"
+    _copy_reference(klass / "ada")
+    env = {k: v for k, v in _child_env().items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true")
+    for args, says in ((["--profile", ""], "aucun identifiant AWS"), (["--cpu", "3"], "--cpu doit être"),
+                       (["--tasks", "0"], "--tasks doit être"), (["--profile", "nobody"], "nobody")):
+        run = subprocess.run([sys.executable, "-m", "ecslab.cli", "grade", str(klass), "--out", str(tmp_path / "out"),
+                              "--on", "ecs", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+        assert run.returncode == 2, (args, run.stdout, run.stderr)
+        assert says in run.stderr and "Traceback" not in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_the_grading_stack_is_linted_deployed_and_its_role_reaches_no_other_bucket():
+    import boto3
+    import moto
+    from cfnlint.api import lint_all
+
+    from grader.ecs import stack as stacks
+    from standin.moto_bridge import bridged
+
+    assert [m for m in lint_all(TEMPLATE.read_text()) if m.rule.id[0] in "EW"] == []
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    bucket = template["Resources"]["Bucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())  # private
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["Status"] == "Enabled"
+    assert "SecurityGroupIngress" not in template["Resources"]["SecurityGroup"]["Properties"]
+    assert template["Resources"]["Queue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 2
+    with moto.mock_aws(), bridged():
+        session = boto3.Session(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        assert stacks.find(session) is None
+        stack = stacks.deploy(session)
+        assert stacks.find(session) == stack and stack.subnets
+        documents = role_documents(session.client("iam"), stack.task_role_arn.rsplit("/", 1)[-1])
+    mine, other = f"arn:aws:s3:::{stack.bucket}", "arn:aws:s3:::someone-elses-bucket"
+    assert allows(documents, "s3:PutObject", f"{mine}/runs/2026/done/a.json")
+    assert allows(documents, "s3:GetObject", f"{mine}/runs/2026/input/a/s3_io.py")
+    for action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"):
+        assert not allows(documents, action, f"{other}/runs/x") and not allows(documents, action, other)
+    assert not allows(documents, "s3:DeleteObject", f"{mine}/runs/x")
+    assert not allows(documents, "s3:GetObject", f"{mine}/elsewhere")
+    assert not allows(documents, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:other")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """CloudFormation's short tags (!Ref, !Sub, !GetAtt), kept as plain data."""
+
+
+for _tag in ("!Ref", "!Sub", "!GetAtt"):
+    _CfnLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node)
+                               if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node))
