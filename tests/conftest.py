@@ -6,7 +6,7 @@ from grading_support import gradescope_schema, graded_once, reference, shared_di
 # whole handout against the sandbox): collected first, so that `-n 2 --dist loadfile` starts them
 # first, instead of ending on them (scripts/run-tests.sh keeps this order: --no-loadscope-reorder; xdist
 # would otherwise start with the files that hold the most tests).
-STARTED_FIRST = ("test_readme_commands.py", "test_lab_handout.py")
+STARTED_FIRST = ("test_readme_commands.py", "test_lab_handout.py", "test_grading_on_ecs.py")
 
 
 def pytest_collection_modifyitems(items) -> None:
