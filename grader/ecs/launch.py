@@ -354,7 +354,8 @@ class Launcher:
                     {"name": protocol.BUCKET_ENV, "value": self.stack.bucket},
                     {"name": protocol.RUN_ENV, "value": run},
                     {"name": protocol.VISIBILITY_ENV, "value": str(self.settings.visibility_s)},
-                    {"name": protocol.IDLE_ENV, "value": f"{self.settings.idle_s:g}"}]}]})
+                    {"name": protocol.IDLE_ENV, "value": f"{self.settings.idle_s:g}"},
+                    {"name": "AWS_DEFAULT_REGION", "value": self.session.region_name}]}]})
             for task in answer.get("tasks", []):
                 self._tasks[task["taskArn"]] = _Task(task["taskArn"], created=time.monotonic())
             if answer.get("failures"):
