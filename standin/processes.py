@@ -1,12 +1,28 @@
-"""Is a process still there: the sandbox's daemon and registry, the owner of a local ECS's containers.
+"""Is a process still there (the sandbox's daemon and registry, the owner of a local ECS's containers),
+and a lock that processes share (what one makes, the others wait for: an image, a shared grading).
 
 Light on purpose (the standard library only): `ecs-lab`'s parser imports it through standin.sandbox.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created with its folder), held while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def pid_exists(pid: int) -> bool:

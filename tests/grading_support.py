@@ -8,14 +8,12 @@ Shared by the tests that grade submissions (tests/test_grading.py, tests/test_ho
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import jsonschema
 import pytest
 
 from grader.catalogue import load_catalogue
+from standin.processes import locked  # noqa: F401 - what xdist's workers share is made once (gradescope_support too)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "grader" / "schemas" / "gradescope-results.schema.json"
@@ -85,18 +84,6 @@ def grade(submission: Path | str, report_dir: Path, *options: str, env: dict[str
                                env={**_child_env(), **(env or {})}, stdin=subprocess.DEVNULL, check=False)
     return Graded(completed.returncode, completed.stdout, completed.stderr, time.perf_counter() - start,
                   report_dir)
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on `path` (created with its folder): what pytest-xdist's workers share is made once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,10 @@ One broad run, as an instructor would do it on a laptop before pointing the same
 account: `ecs-lab sandbox up`, then a class of 31 submissions (the reference, nested; the template;
 one faulty submission per mistake of the corpus; correct variants; broken ones; one that hangs; one
 without files) graded with `--on ecs --tasks 3`; one task is killed with `docker kill` while it
-grades. The grades are those of a local `ecs-lab grade` of the same folder, row for row; the killed
-task's submission is graded again (its second attempt is in batch.json), no row lost or counted twice;
-nothing is left running; a second run grades nothing; Ctrl-C during a third stops its tasks and keeps
+grades, and two more while they hold one same submission. The grades are those of a local `ecs-lab
+grade` of the same folder, row for row: the first killed task's submission is graded again (its second
+attempt is in batch.json), the one that lost two tasks is "erreur du correcteur" with their stop
+reasons, no row is lost or counted twice; nothing is left running; a second run grades that one only; Ctrl-C during a third stops its tasks and keeps
 what was graded. Before it all, `--dry-run` says the price and starts
 nothing. The grading stack itself is linted and deployed on moto, and its task role can reach no other
 bucket (its policy, read back from IAM).
@@ -69,8 +70,10 @@ def _grade_on_ecs(sandbox: Sandbox, klass: Path, out: Path, *more: str) -> subpr
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
-def _kill_a_task_while_it_grades(sandbox: Sandbox, docker_client) -> str | None:  # noqa: ANN001
-    """`docker kill` the container of a task holding a submission not graded yet; returns that submission."""
+def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str | None = None,  # noqa: ANN001
+                   spare: set[str] = frozenset()) -> tuple[str, str] | None:
+    """`docker kill` the container of a task holding a submission not graded yet (`only` that one; not one of
+    `skip`; not a task of `spare`), once a first submission is graded; returns (submission, task) or None."""
     s3 = sandbox.session().client("s3")
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -79,21 +82,23 @@ def _kill_a_task_while_it_grades(sandbox: Sandbox, docker_client) -> str | None:
             keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
                     for item in page.get("Contents", [])]
             done = {key.rsplit("/", 1)[1][:-5] for key in keys if "/done/" in key}
-            if not done:  # one graded first: the killed task's work is then surely mid-run
+            if not done or (only is not None and only in done):  # one graded first: the others are mid-run
                 continue
             for key in keys:
                 if "/claims/" not in key:
                     continue
                 task, submission = key.split("/claims/", 1)[1].split("/")
                 submission = submission[:-5]
-                if submission in done or submission == "hangs":
+                if submission in done or submission in skip or task in spare or only not in (None, submission):
                     continue
                 for container in docker_client.containers.list(filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}"
                                                                                   f"{protocol.FAMILY_SUFFIX}"}):
                     if container.labels.get(TASK_LABEL, "").endswith("/" + task):
                         container.kill()
-                        return submission
-        time.sleep(0.3)
+                        return submission, task
+            if only is not None and only in done:
+                return None
+        time.sleep(0.2)
     return None
 
 
@@ -111,8 +116,12 @@ def graded_on_ecs(tmp_path_factory):
         stacks_after_dry_run = sandbox.session().client("cloudformation").list_stacks()["StackSummaries"]
 
         run = _grade_on_ecs(sandbox, klass, root / "ecs")
-        killed = _kill_a_task_while_it_grades(sandbox, client)
+        killed_once = _kill_a_holder(sandbox, client, skip={"hangs"})  # graded again by another task
+        killed_twice = _kill_a_holder(sandbox, client, skip={"hangs", killed_once and killed_once[0]})
+        if killed_twice is not None:  # and its second holder too: the dead-letter queue
+            killed_twice = _kill_a_holder(sandbox, client, skip=set(), only=killed_twice[0], spare={killed_twice[1]})
         stdout, stderr = run.communicate(timeout=900)
+        shutil.copytree(root / "ecs", root / "first-run")  # the next runs write in the same folder
         left_running = [c.name for c in client.containers.list(
             filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
         ecs = sandbox.session().client("ecs")
@@ -136,7 +145,8 @@ def graded_on_ecs(tmp_path_factory):
     local = ecs_lab("grade", str(klass), "--out", str(root / "local"), "-j", "2", "--timeout", str(TIMEOUT_S),
                     "--no-progress")
     return {
-        "root": root, "klass": klass, "killed": killed, "left_running": left_running,
+        "root": root, "klass": klass, "killed_once": killed_once and killed_once[0],
+        "killed_twice": killed_twice and killed_twice[0], "left_running": left_running,
         "tasks_running": tasks_running, "new_tasks_second_run": tasks_after - tasks_before,
         "dry": (dry.returncode, dry_out, dry_err, stacks_after_dry_run),
         "run": (run.returncode, stdout, stderr), "again": (again.returncode, again_out, again_err), "local": local,
@@ -170,39 +180,45 @@ def test_a_class_graded_on_ecs_has_the_grades_of_a_local_batch(graded_on_ecs):
     code, stdout, stderr = graded_on_ecs["run"]
     assert code == 0, f"{stdout}\n{stderr}"
     assert graded_on_ecs["local"].returncode == 0, graded_on_ecs["local"].stderr
-    root = graded_on_ecs["root"]
-    ecs_rows, local_rows = _rows(root / "ecs" / "grades.csv"), _rows(root / "local" / "grades.csv")
+    root, lost = graded_on_ecs["root"], graded_on_ecs["killed_twice"]
+    ecs_rows, local_rows = _rows(root / "first-run" / "grades.csv"), _rows(root / "local" / "grades.csv")
     assert len(ecs_rows) == 31 and len({row["id"] for row in ecs_rows}) == 31  # no row lost, none twice
-    assert (root / "ecs" / "grades.csv").read_text() == (root / "local" / "grades.csv").read_text(), (
-        [(e, l) for e, l in zip(ecs_rows, local_rows) if e != l])
+    assert [row["id"] for row in ecs_rows] == [row["id"] for row in local_rows]
+    differing = [(e, l) for e, l in zip(ecs_rows, local_rows) if e != l]
+    assert [e["id"] for e, _ in differing] == [lost], differing  # the one whose two tasks were killed, only
     statuses = {row["id"]: row["status"] for row in ecs_rows}
     assert statuses["hangs"] != statuses["ada"] and statuses["no_files"] != statuses["ada"]
     # every graded row has its four reports, downloaded from the task that graded it
-    batch = json.loads((root / "ecs" / "batch.json").read_text())
+    batch = json.loads((root / "first-run" / "batch.json").read_text())
     for row in batch["rows"]:
         if row["status"] == "graded":
             assert {"report.html", "report.md", "report.json", "results.json"} <= {
-                p.name for p in (root / "ecs" / row["report_dir"]).iterdir()}, row["id"]
+                p.name for p in (root / "first-run" / row["report_dir"]).iterdir()}, row["id"]
             assert row["graded_by"], row["id"]
     # the class report and the estimate, as a local batch (plus the price)
-    assert (root / "ecs" / "class-report.html").is_file()
+    assert (root / "first-run" / "class-report.html").is_file()
     assert "Estimation" in stdout and "$" in stdout and "facturées" in stdout
 
 
 def test_a_killed_task_loses_nothing_and_leaves_nothing_running(graded_on_ecs):
-    killed = graded_on_ecs["killed"]
-    assert killed is not None, "no task was found grading"
-    batch = json.loads((graded_on_ecs["root"] / "ecs" / "batch.json").read_text())
-    row = next(r for r in batch["rows"] if r["id"] == killed)
-    assert row["attempts"] == 2 and row["status"] == "graded", row
-    assert sum(r["attempts"] for r in batch["rows"] if r["status"] != "missing_files") == 30 + 1
+    once, twice = graded_on_ecs["killed_once"], graded_on_ecs["killed_twice"]
+    assert once is not None and twice is not None, "no task was found grading"
+    batch = json.loads((graded_on_ecs["root"] / "first-run" / "batch.json").read_text())
+    rows = {row["id"]: row for row in batch["rows"]}
+    assert rows[once]["attempts"] == 2 and rows[once]["status"] == "graded", rows[once]
+    # killed twice: not graded (the grader's failure, tried again at the next run), with the tasks' stop reasons
+    assert rows[twice]["status"] == "grader_error" and rows[twice]["attempts"] == 2, rows[twice]
+    assert "exit code 137" in rows[twice]["reason"] and rows[twice]["graded_by"].count(",") == 1, rows[twice]
     assert graded_on_ecs["left_running"] == [] and graded_on_ecs["tasks_running"] == []
 
 
-def test_a_second_run_grades_nothing_and_a_dry_run_starts_nothing(graded_on_ecs):
+def test_a_second_run_grades_only_what_is_missing_and_a_dry_run_starts_nothing(graded_on_ecs):
     code, stdout, stderr = graded_on_ecs["again"]
     assert code == 0, stderr
-    assert "0 à noter" in stdout and graded_on_ecs["new_tasks_second_run"] == 0
+    # only the one the killed tasks left ungraded is graded again
+    assert "1 à noter" in stdout and graded_on_ecs["new_tasks_second_run"] == 1, stdout
+    root = graded_on_ecs["root"]
+    assert (root / "ecs" / "grades.csv").read_text() == (root / "local" / "grades.csv").read_text()
     code, stdout, stderr, stacks = graded_on_ecs["dry"]
     assert code == 0, stderr
     assert "Estimation : 30 rendu(s)" in stdout and "rien n'a été lancé" in stdout

@@ -11,14 +11,13 @@ of the bundle and of the base image: a new grader is a new tag (the repository's
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
+
+from standin.processes import locked
 
 IMAGE = "ecs-lab/grader"
 LABEL = "ecs-lab.grader"
@@ -42,19 +41,9 @@ def build_image(client: Any, bundle: Path, *, base_image: str, network: str = "b
                 pip_cache: Path | None = None, say: Callable[[str], None] = lambda _line: None) -> str:
     """The image of `bundle` on `base_image` (built unless the engine has it); returns its tag."""
     tag = image_tag(bundle, base_image)
-    with _building(tag):  # two commands building the same grader: one builds, the other waits for it
-        return _build(client, bundle, tag, base_image=base_image, network=network, pip_cache=pip_cache, say=say)
-
-
-@contextlib.contextmanager
-def _building(tag: str) -> Iterator[None]:
     lock = Path(tempfile.gettempdir()) / f"ecs-lab-grader-{tag.rsplit(':', 1)[1]}.lock"
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with locked(lock):  # two commands building the same grader: one builds, the other waits for it
+        return _build(client, bundle, tag, base_image=base_image, network=network, pip_cache=pip_cache, say=say)
 
 
 def _build(client: Any, bundle: Path, tag: str, *, base_image: str, network: str, pip_cache: Path | None,

@@ -1,7 +1,7 @@
 """What the launcher and the grading tasks agree on: the message, the S3 keys, the environment.
 
     runs/<run>/input/<id>/<files>        the staged submission (written by the launcher)
-    runs/<run>/claims/<task>/<id>.json   a task took <id> (its receipt: released when the task stops)
+    runs/<run>/claims/<task>/<id>.json   a task took <id>: its receipt (released when the task stops), when
     runs/<run>/results/<id>/<files>      the reports of <id> (report.{html,md,json}, results.json, grading.log)
     runs/<run>/done/<id>.json            written last: how the grading ended (an Outcome)
 """
@@ -90,6 +90,7 @@ class Outcome:
     task: str = ""  # the task's id
     cpu_s: float = 0.0  # CPU time of the grading (its children's), for the cost estimate
     files: list[str] = field(default_factory=list)  # the reports put under results/<id>/
+    finished_at: float = 0.0  # epoch seconds, the task's clock
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -43,6 +43,9 @@ def main() -> int:
     s3, sqs = session.client("s3"), session.client("sqs")
     task = protocol.task_id(_task_arn())
     _forget_credentials()
+    from grader.runner import warm_up
+
+    print(f"task {task}: warm in {warm_up():.1f} s", flush=True)  # every grading then starts from a warm fork
     print(f"task {task}: taking submissions from {queue_url}", flush=True)
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < idle_s:
@@ -73,7 +76,7 @@ def _grade_one(s3, sqs, queue_url: str, bucket: str, task: str, message: dict, v
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
         return
     s3.put_object(Bucket=bucket, Key=protocol.claim_key(job.run, task, job.id),
-                  Body=json.dumps({"id": job.id, "receipt": receipt, "attempt": attempt}).encode())
+                  Body=json.dumps({"id": job.id, "receipt": receipt, "attempt": attempt, "at": time.time()}).encode())
     print(f"task {task}: grading {job.id} (attempt {attempt})", flush=True)
     heartbeat = _start_heartbeat(sqs, queue_url, receipt, visibility)
     folder = Path(tempfile.mkdtemp(prefix=f"grading-{job.id}-"))
@@ -95,7 +98,8 @@ def _grade_one(s3, sqs, queue_url: str, bucket: str, task: str, message: dict, v
         outcome = protocol.Outcome(
             id=job.id, exit_code=finished.exit_code, duration_s=round(finished.duration_s, 3),
             signal_name=finished.signal_name, report=finished.report, attempt=attempt, task=task,
-            cpu_s=round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 3), files=files)
+            cpu_s=round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 3), files=files,
+            finished_at=time.time())
         s3.put_object(Bucket=bucket, Key=protocol.done_key(job.run, job.id), Body=outcome.to_json().encode())
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
         print(f"task {task}: {job.id} graded in {finished.duration_s:.1f} s", flush=True)
