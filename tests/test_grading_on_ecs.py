@@ -290,3 +290,35 @@ class _CfnLoader(yaml.SafeLoader):
 for _tag in ("!Ref", "!Sub", "!GetAtt"):
     _CfnLoader.add_constructor(_tag, lambda loader, node: loader.construct_scalar(node)
                                if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node))
+
+
+def test_work_left_with_an_empty_queue_is_sent_again(tmp_path):
+    """Messages lost (a purge deletes for a minute what is sent meanwhile): after two checks of an empty queue,
+    the launcher sends what is left again."""
+    import boto3
+    import moto
+
+    from grader.api import Grading
+    from grader.ecs import stack as stacks
+    from grader.ecs.launch import EcsSettings, Launcher
+    from grader.runner import Job
+    from standin.moto_bridge import bridged
+
+    with moto.mock_aws(), bridged():
+        session = boto3.Session(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        launcher = Launcher(EcsSettings(), "fr", say=lambda _line: None, session=session, stack=stacks.deploy(session))
+        pending = {"ada": Job("ada", Grading(tmp_path), None, 60.0)}
+        sqs = session.client("sqs")
+
+        def messages() -> list[dict]:
+            return sqs.receive_message(QueueUrl=launcher.stack.queue_url, MaxNumberOfMessages=10,
+                                       VisibilityTimeout=0).get("Messages", [])
+
+        launcher._resend_lost("run-1", pending)  # first check: empty, nothing sent yet
+        assert messages() == []
+        launcher._resend_lost("run-1", pending)  # too soon for a second check
+        assert messages() == []
+        launcher._last_check -= 60
+        launcher._resend_lost("run-1", pending)  # empty twice: sent again
+        sent = messages()
+        assert [json.loads(m["Body"])["id"] for m in sent] == ["ada"]

@@ -19,10 +19,11 @@ PRICES = {
 }
 DEFAULT_PRICE_REGION = "us-east-1"
 MINIMUM_BILLED_S = 60
-# Measured (BENCHMARKS.md, "A class graded on ECS"): CPU-seconds of one offline grading (the scorer,
-# the worker and the student's code), and the wall time of one grading with a whole CPU or more.
-CPU_S_PER_SUBMISSION = 4.0
-WALL_FLOOR_S = 3.7
+# Measured in a task of 1 vCPU (`python benchmarks/bench_ecs_grading.py`, BENCHMARKS.md, "A class graded
+# on ECS"): CPU-seconds of one offline grading (the scorer, the worker and the student's code), and its
+# wall time.
+CPU_S_PER_SUBMISSION = 3.3
+WALL_FLOOR_S = 3.4
 # Measured start-up of a Fargate task of a ~400 MB image (provisioning and pull): 40-60 s.
 FARGATE_STARTUP_S = 60.0
 

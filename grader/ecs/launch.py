@@ -34,6 +34,7 @@ POLL_S = 1.0
 STOP_WAIT_S = 120
 FAILED_STARTS_LIMIT = 3  # tasks in a row that stop before grading anything: the run is abandoned
 TRANSFER_THREADS = 8
+RESEND_CHECK_S = 20  # how often the queue is checked for lost work
 
 
 class LaunchError(Exception):
@@ -91,6 +92,8 @@ class Launcher:
     image: str = ""  # <repository URI>:<tag>
     account: str = ""
     _tasks: dict[str, _Task] = field(default_factory=dict)
+    _last_check: float = 0.0
+    _empty_before: bool = False
 
     # --- Before anything starts -------------------------------------------------------------------
     def preflight(self, *, dry_run: bool) -> None:
@@ -267,6 +270,7 @@ class Launcher:
                     pending.clear()
                     break
                 if pending:
+                    self._resend_lost(run, pending)
                     self._keep_running(definition, run, len(pending))
                 if progress is not None:
                     progress.set_postfix_str(self._task_counts(), refresh=True)
@@ -337,6 +341,24 @@ class Launcher:
             failed = sqs.send_message_batch(QueueUrl=self.stack.queue_url, Entries=entries).get("Failed")
             if failed:
                 raise RuntimeError(f"SQS refused {len(failed)} message(s): {failed[0].get('Message')}")
+
+    def _resend_lost(self, run: str, pending: dict[str, Job]) -> None:
+        """Work left but nothing in the queue, twice RESEND_CHECK_S apart: the messages were lost (a purge
+        of an earlier run deletes for a minute what is sent meanwhile): send them again (a task skips a
+        submission already graded)."""
+        now = time.monotonic()
+        if now - self._last_check < RESEND_CHECK_S:
+            return
+        self._last_check = now
+        attributes = self.session.client("sqs").get_queue_attributes(
+            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages",
+                                                           "ApproximateNumberOfMessagesNotVisible",
+                                                           "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        empty = not sum(int(v) for v in attributes.values())
+        if empty and self._empty_before:
+            self._send(run, list(pending.values()))
+            empty = False
+        self._empty_before = empty
 
     def _keep_running(self, definition: str, run: str, left: int) -> None:
         active = [t for t in self._tasks.values() if t.status != "STOPPED"]
