@@ -322,3 +322,25 @@ def test_work_left_with_an_empty_queue_is_sent_again(tmp_path):
         launcher._resend_lost("run-1", pending)  # empty twice: sent again
         sent = messages()
         assert [json.loads(m["Body"])["id"] for m in sent] == ["ada"]
+
+
+def test_a_role_that_cannot_write_the_bucket_is_refused_before_anything_starts():
+    import boto3
+    import moto
+
+    from grader.ecs import stack as stacks
+    from grader.ecs.launch import EcsSettings, Launcher, LaunchError
+    from standin.moto_bridge import bridged
+
+    with moto.mock_aws(), bridged():
+        session = boto3.Session(region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        launcher = Launcher(EcsSettings(), "fr", say=lambda _line: None, session=session, stack=stacks.deploy(session))
+        launcher._check_role()  # the stack's own role: allowed
+        iam, role = session.client("iam"), launcher.stack.task_role_arn.rsplit("/", 1)[-1]
+        document = json.loads(json.dumps(iam.get_role_policy(RoleName=role, PolicyName="grade")["PolicyDocument"]))
+        document["Statement"][0]["Action"] = ["s3:GetObject"]  # an edited role: reads, cannot write
+        iam.put_role_policy(RoleName=role, PolicyName="grade", PolicyDocument=json.dumps(document))
+        with pytest.raises(LaunchError) as refused:
+            launcher._check_role()
+        assert "s3:PutObject" in refused.value.text.fr and "ne permet pas" in refused.value.text.fr
+        assert session.client("ecs").list_tasks(cluster=launcher.stack.cluster)["taskArns"] == []
