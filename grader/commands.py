@@ -70,7 +70,7 @@ def register(sub: Any, common: argparse.ArgumentParser, lang: str = "fr") -> Non
     ecs.add_argument("--dry-run", action="store_true",
                      help=t("vérifier le compte, la pile et l'image, afficher le coût estimé, et s'arrêter là",
                             "check the account, the stack and the image, print the estimated cost, and stop there"))
-    p.set_defaults(handler=_run("grader.batch.cli"))
+    p.set_defaults(handler=_grade)
 
     from grader.lms import classroom, gradescope_bundle
 
@@ -118,6 +118,13 @@ def _in_english(parser: argparse.ArgumentParser, lang: str, english: dict[str, s
     for action in parser._actions:  # argparse keeps them there; an action's help is a plain attribute
         if action.dest in english:
             action.help = english[action.dest]
+
+
+def _grade(ctx: Any) -> int:
+    """`ecs-lab grade`: on this machine (grader.batch.cli), or on ECS (grader.ecs.cli, a batch whose jobs
+    Fargate tasks grade)."""
+    module = "grader.ecs.cli" if getattr(ctx.args, "on", "local") == "ecs" else "grader.batch.cli"
+    return _run(module)(ctx)
 
 
 def _run(module: str):

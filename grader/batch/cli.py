@@ -1,7 +1,8 @@
 """``ecs-lab grade``: a class graded in one command (arguments: grader/commands.py).
 
     find the submissions (grader.batch.discover) → stage their files → reuse the rows whose
-    files and settings did not change → grade the others, N at a time (grader.runner)
+    files and settings did not change → grade the others, N at a time (grader.runner), or on a
+    Remote (grader.ecs.cli: Fargate tasks)
     → OUT/batch.json after every submission → grades.csv → class-report.html
 """
 
@@ -17,7 +18,9 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from grader import i18n
 from grader.batch import discover as finding
@@ -60,16 +63,35 @@ class BatchError(Exception):
         self.text = text
 
 
-def run(args: argparse.Namespace, lang: str) -> int:
+class RemoteFailed(Exception):
+    """The remote run failed after it started (a call refused): said, with what was graded kept (exit 1)."""
+
+
+class Remote(Protocol):
+    """Where the jobs are graded when not on this machine (grader.ecs.cli: Fargate tasks)."""
+
+    tasks: int  # how many at a time
+
+    def prepare(self, submissions: int) -> bool:
+        """Check what the run needs before anything starts (BatchError: one sentence); False: stop (a dry run)."""
+
+    def estimate(self, jobs: int) -> Text:
+        """What grading `jobs` submissions will take and cost."""
+
+    def run(self, jobs: list[Job], on_finished: Callable[[Finished], None], progress: object) -> None:
+        """Grade `jobs`, calling `on_finished` in this thread as each ends; RemoteFailed, KeyboardInterrupt."""
+
+
+def run(args: argparse.Namespace, lang: str, remote: Remote | None = None) -> int:
     try:
-        return grade_class(args, lang)
+        return grade_class(args, lang, remote)
     except BatchError as error:
         print(f"{'Error' if lang == 'en' else 'Erreur'}{i18n.colon(lang)}{error.text(lang)}",
               file=sys.stderr)
         return 2
 
 
-def grade_class(args: argparse.Namespace, lang: str) -> int:
+def grade_class(args: argparse.Namespace, lang: str, remote: Remote | None = None) -> int:
     started = time.monotonic()
     out: Path = args.out.resolve()
     submissions = [p.resolve() for p in args.submissions]
@@ -88,13 +110,11 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             f"--regrade: unknown id(s): {', '.join(sorted(unknown))} (known: "
             f"{', '.join(s.id for s in sources[:20])}{'...' if len(sources) > 20 else ''})."))
 
-    launcher = None
-    if getattr(args, "on", "local") == "ecs":  # zips are counted as they are: unread before the staging
-        launcher = _ecs_launcher(args, lang, sum(s.kind == "zip" or finding.find_submission_files(s.path)[0] is not None
-                                                 for s in sources))
-    if launcher is None and getattr(args, "dry_run", False):
+    if getattr(args, "dry_run", False) and remote is None:
         raise BatchError(Text("--dry-run ne sert qu'avec --on ecs.", "--dry-run only goes with --on ecs."))
-    if getattr(args, "dry_run", False):
+    # zips are counted as they are: unread before the staging
+    gradable = sum(s.kind == "zip" or finding.find_submission_files(s.path)[0] is not None for s in sources)
+    if remote is not None and not remote.prepare(gradable):
         return 0
     timeout = args.timeout or submission_timeout_s(args.tier)
     settings = {"tier": args.tier, "lang": lang, "grader": grader_fingerprint()}
@@ -110,15 +130,14 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
             jobs.append(job)
     write_batch(batch, out)
 
-    at_once = min(launcher.settings.tasks if launcher else args.jobs, max(len(jobs), 1))
+    at_once = min(remote.tasks if remote else args.jobs, max(len(jobs), 1))
     _say(lang, Text(f"{len(sources)} rendu(s) ; {len(jobs)} à noter, {len(sources) - len(jobs)} repris ou sans "
-                    f"fichiers ; {at_once} à la fois{' (tâches ECS)' if launcher else ''}, limite {timeout:g} s chacun.",
+                    f"fichiers ; {at_once} à la fois{' (tâches ECS)' if remote else ''}, limite {timeout:g} s chacun.",
                     f"{len(sources)} submission(s); {len(jobs)} to grade, {len(sources) - len(jobs)} reused or "
-                    f"without files; {at_once} at a time{' (ECS tasks)' if launcher else ''}, {timeout:g} s limit "
+                    f"without files; {at_once} at a time{' (ECS tasks)' if remote else ''}, {timeout:g} s limit "
                     f"each."))
-    if launcher is not None and jobs:
-        _say(lang, Text(launcher.estimate(len(jobs)).describe("fr", launcher.session.region_name),
-                        launcher.estimate(len(jobs)).describe("en", launcher.session.region_name)))
+    if remote is not None and jobs:
+        _say(lang, remote.estimate(len(jobs)))
     similar = _similarity_in_background(batch, out)  # meanwhile, on the files already staged
     if jobs:
         progress = _progress(len(jobs), lang, disabled=args.no_progress)
@@ -134,11 +153,11 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
 
         try:
             signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: what is graded is kept
-            if launcher is not None:
-                _run_on_ecs(launcher, jobs, finished, progress, lang)
+            if remote is not None:
+                remote.run(jobs, finished, progress)
             else:
                 run_jobs(jobs, parallel=args.jobs, on_finished=finished, warm=warm_up)
-        except LaunchFailed as error:  # on ECS, after the start: what was graded is kept
+        except RemoteFailed as error:  # on ECS, after the start: what was graded is kept
             similar.terminate()
             progress.close()
             print(f"{'Error' if lang == 'en' else 'Erreur'}{i18n.colon(lang)}{error}", file=sys.stderr)
@@ -159,40 +178,6 @@ def grade_class(args: argparse.Namespace, lang: str) -> int:
     report = _class_report(batch, out, lang, similar)
     _summary(batch, gradebook, report, lang)
     return 0
-
-
-class LaunchFailed(Exception):
-    """The ECS run failed after it started (AWS refused a call): said, with what was graded kept."""
-
-
-def _ecs_launcher(args: argparse.Namespace, lang: str, submissions: int):
-    """The ECS launcher, its preflight passed (grader.ecs.launch); with --dry-run, the estimate said."""
-    from grader.ecs.launch import Launcher, LaunchError, settings_from
-
-    try:
-        launcher = Launcher(settings_from(args), lang, say=lambda line: _say(lang, Text(line, line)))
-        launcher.preflight(dry_run=args.dry_run)
-    except LaunchError as error:
-        raise BatchError(error.text) from None
-    if args.dry_run:
-        estimate = launcher.estimate(submissions)
-        region = launcher.session.region_name
-        _say(lang, Text(estimate.describe("fr", region), estimate.describe("en", region)))
-        _say(lang, Text("--dry-run : rien n'a été lancé.", "--dry-run: nothing was started."))
-    return launcher
-
-
-def _run_on_ecs(launcher, jobs: list[Job], finished, progress, lang: str) -> None:  # noqa: ANN001
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from grader.ecs.launch import LaunchError
-
-    try:
-        launcher.run(jobs, finished, progress)
-    except LaunchError as error:
-        raise LaunchFailed(error.text(lang)) from None
-    except (BotoCoreError, ClientError, RuntimeError) as error:
-        raise LaunchFailed(f"{type(error).__name__}: {error}") from None
 
 
 def _interrupt(_signal: int, _frame: object) -> None:

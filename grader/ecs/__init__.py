@@ -14,7 +14,8 @@
   built and pushed when the repository lacks it;
 - ``policy.py``: what the task role's policy allows (checked before anything starts);
 - ``costs.py``: Fargate's price of a run, printed before it starts;
-- ``launch.py``: the instructor's side; ``task.py``: the container's entry point.
+- ``cli.py``: the command, a Remote of the local batch (grader.batch.cli: the same staging, rows
+  and outputs); ``launch.py``: the instructor's side of a run; ``task.py``: the container's entry point.
 
 The same command runs against ``ecs-lab sandbox`` (moto, a local ECS that runs the tasks in Docker,
 a registry standing in for ECR) and against a real account: only the profile differs.
