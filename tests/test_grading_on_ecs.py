@@ -61,12 +61,13 @@ def _write_class(root: Path) -> Path:
     return klass
 
 
-def _grade_on_ecs(sandbox: Sandbox, klass: Path, out: Path, *more: str) -> subprocess.Popen:
+def _grade_on_ecs(sandbox: Sandbox, klass: Path, out: Path, *more: str, docker_host: str = "") -> subprocess.Popen:
     command = " ".join(["ecs-lab", "grade", str(klass), "--out", str(out), "--on", "ecs", "--tasks", str(TASKS),
                         "--timeout", str(TIMEOUT_S), "--no-progress", *more])
     env_command = " ".join(sandbox.command("env"))
+    docker = {"DOCKER_HOST": docker_host} if docker_host else {}
     return subprocess.Popen(["bash", "-c", f'set -e; eval "$({env_command})"; exec {command}'], cwd=ROOT,
-                            env={**sandbox.environment(), "ECS_LAB_LANG": "fr"}, stdout=subprocess.PIPE,
+                            env={**sandbox.environment(), "ECS_LAB_LANG": "fr", **docker}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
@@ -114,6 +115,9 @@ def graded_on_ecs(tmp_path_factory):
         dry = _grade_on_ecs(sandbox, klass, root / "dry", "--dry-run")
         dry_out, dry_err = dry.communicate(timeout=300)
         stacks_after_dry_run = sandbox.session().client("cloudformation").list_stacks()["StackSummaries"]
+        no_docker = _grade_on_ecs(sandbox, klass, root / "no-docker", docker_host="unix:///nonexistent/docker.sock")
+        no_docker_out, no_docker_err = no_docker.communicate(timeout=300)
+        tasks_without_docker = sandbox.session().client("ecs").list_tasks(cluster=protocol.STACK_NAME)["taskArns"]
 
         run = _grade_on_ecs(sandbox, klass, root / "ecs")
         killed_once = _kill_a_holder(sandbox, client, skip={"hangs"})  # graded again by another task
@@ -149,6 +153,7 @@ def graded_on_ecs(tmp_path_factory):
         "killed_twice": killed_twice and killed_twice[0], "left_running": left_running,
         "tasks_running": tasks_running, "new_tasks_second_run": tasks_after - tasks_before,
         "dry": (dry.returncode, dry_out, dry_err, stacks_after_dry_run),
+        "no_docker": (no_docker.returncode, no_docker_out, no_docker_err, tasks_without_docker),
         "run": (run.returncode, stdout, stderr), "again": (again.returncode, again_out, again_err), "local": local,
         "interrupted": (stopped.returncode, stopped_out, stopped_err, left_after_interrupt, running_after_interrupt),
     }
@@ -233,6 +238,13 @@ def test_ctrl_c_stops_the_tasks_and_keeps_what_was_graded(graded_on_ecs):
     batch = json.loads((graded_on_ecs["root"] / "interrupted" / "batch.json").read_text())
     statuses = [row["status"] for row in batch["rows"]]
     assert "graded" in statuses and "pending" in statuses  # what was graded is kept; the rest is to do
+
+
+def test_an_image_never_pushed_without_docker_to_build_it_starts_nothing(graded_on_ecs):
+    code, stdout, stderr, tasks = graded_on_ecs["no_docker"]
+    assert code == 2, f"{stdout}\n{stderr}"
+    assert "aucun moteur Docker" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert tasks == [] and not (graded_on_ecs["root"] / "no-docker").exists()
 
 
 def test_bad_input_on_ecs_is_one_sentence_and_exit_2(tmp_path):

@@ -112,10 +112,10 @@ def grade_class(args: argparse.Namespace, lang: str, remote: Remote | None = Non
 
     if getattr(args, "dry_run", False) and remote is None:
         raise BatchError(Text("--dry-run ne sert qu'avec --on ecs.", "--dry-run only goes with --on ecs."))
-    # zips are counted as they are: unread before the staging
-    gradable = sum(s.kind == "zip" or finding.find_submission_files(s.path)[0] is not None for s in sources)
-    if remote is not None and not remote.prepare(gradable):
-        return 0
+    if remote is not None:  # its checks before anything is written (zips are counted as they are, unread)
+        gradable = sum(s.kind == "zip" or finding.find_submission_files(s.path)[0] is not None for s in sources)
+        if not remote.prepare(gradable):
+            return 0
     timeout = args.timeout or submission_timeout_s(args.tier)
     settings = {"tier": args.tier, "lang": lang, "grader": grader_fingerprint()}
     out.mkdir(parents=True, exist_ok=True)
