@@ -7,10 +7,11 @@ without files) graded with `--on ecs --tasks 3`; one task is killed with `docker
 grades, and two more while they hold one same submission. The grades are those of a local `ecs-lab
 grade` of the same folder, row for row: the first killed task's submission is graded again (its second
 attempt is in batch.json), the one that lost two tasks is "erreur du correcteur" with their stop
-reasons, no row is lost or counted twice; nothing is left running; a second run grades that one only; Ctrl-C during a third stops its tasks and keeps
-what was graded. Before it all, `--dry-run` says the price and starts
-nothing. The grading stack itself is linted and deployed on moto, and its task role can reach no other
-bucket (its policy, read back from IAM).
+reasons, no row is lost or counted twice; nothing is left running. Ctrl-C during a second run, while a
+task grades that one, stops its tasks and keeps what was graded; a third grades that one only. Before
+it all, `--dry-run` says the price and starts nothing, and a run without a Docker engine to build the
+grader's image starts nothing either. The grading stack itself is linted and deployed on moto, and its
+task role can reach no other bucket (its policy, read back from IAM).
 """
 
 from __future__ import annotations
@@ -73,9 +74,11 @@ def _grade_on_ecs(sandbox: Sandbox, klass: Path, out: Path, *more: str, docker_h
 
 def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str | None = None,  # noqa: ANN001
                    spare: set[str] = frozenset()) -> tuple[str, str] | None:
-    """`docker kill` the container of a task holding a submission not graded yet (`only` that one; not one of
-    `skip`; not a task of `spare`), once a first submission is graded; returns (submission, task) or None."""
+    """`docker kill` the container of a task that took a submission less than a second ago (far from done:
+    a grading takes seconds), once a first submission is graded; `only` that submission, none of `skip`, no
+    task of `spare`. Returns (submission, task), or None."""
     s3 = sandbox.session().client("s3")
+    family = f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]
@@ -83,7 +86,9 @@ def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str
             keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
                     for item in page.get("Contents", [])]
             done = {key.rsplit("/", 1)[1][:-5] for key in keys if "/done/" in key}
-            if not done or (only is not None and only in done):  # one graded first: the others are mid-run
+            if only is not None and only in done:
+                return None  # graded before its holder could be killed
+            if not done:  # one graded first: the tasks are then surely running
                 continue
             for key in keys:
                 if "/claims/" not in key:
@@ -92,14 +97,14 @@ def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str
                 submission = submission[:-5]
                 if submission in done or submission in skip or task in spare or only not in (None, submission):
                     continue
-                for container in docker_client.containers.list(filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}"
-                                                                                  f"{protocol.FAMILY_SUFFIX}"}):
+                claim = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+                if time.time() - claim["at"] > (2.0 if only else 1.0):
+                    continue
+                for container in docker_client.containers.list(filters={"label": family}):
                     if container.labels.get(TASK_LABEL, "").endswith("/" + task):
                         container.kill()
                         return submission, task
-            if only is not None and only in done:
-                return None
-        time.sleep(0.2)
+        time.sleep(0.1)
     return None
 
 
@@ -130,21 +135,23 @@ def graded_on_ecs(tmp_path_factory):
             filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
         ecs = sandbox.session().client("ecs")
         tasks_running = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
-        tasks_before = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
 
-        again = _grade_on_ecs(sandbox, klass, root / "ecs")
-        again_out, again_err = again.communicate(timeout=300)
-        tasks_after = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
-
-        shutil.copytree(root / "ecs", root / "interrupted")  # Ctrl-C once a submission is graded again
-        stopped = _grade_on_ecs(sandbox, klass, root / "interrupted", "--regrade", "all")
-        assert _wait(lambda: {"pending", "graded"} <= _statuses(root / "interrupted"), 300), stopped.communicate(
-            timeout=60)
+        # Ctrl-C while a task grades what the killed tasks left: exit 130, nothing left running, rows kept
+        stopped = _grade_on_ecs(sandbox, klass, root / "ecs")
+        assert _wait(lambda: ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"], 300), (
+            stopped.communicate(timeout=60))
         stopped.send_signal(signal.SIGINT)
         stopped_out, stopped_err = stopped.communicate(timeout=300)
+        shutil.copytree(root / "ecs", root / "interrupted")
         left_after_interrupt = [c.name for c in client.containers.list(
             filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
         running_after_interrupt = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
+
+        # the same command again: it grades only that one
+        tasks_before = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
+        again = _grade_on_ecs(sandbox, klass, root / "ecs")
+        again_out, again_err = again.communicate(timeout=300)
+        tasks_after = len(ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="STOPPED")["taskArns"])
     client.close()
     local = ecs_lab("grade", str(klass), "--out", str(root / "local"), "-j", "2", "--timeout", str(TIMEOUT_S),
                     "--no-progress")
@@ -236,8 +243,10 @@ def test_ctrl_c_stops_the_tasks_and_keeps_what_was_graded(graded_on_ecs):
     assert code == 130, f"{stdout}\n{stderr}"
     assert "Interrompu" in stdout and containers == [] and tasks == []
     batch = json.loads((graded_on_ecs["root"] / "interrupted" / "batch.json").read_text())
-    statuses = [row["status"] for row in batch["rows"]]
-    assert "graded" in statuses and "pending" in statuses  # what was graded is kept; the rest is to do
+    statuses = {row["id"]: row["status"] for row in batch["rows"]}
+    lost = graded_on_ecs["killed_twice"]
+    assert statuses.pop(lost) == "pending"  # the one it was grading: to do
+    assert list(statuses.values()).count("graded") == 28, statuses  # what was graded is kept
 
 
 def test_an_image_never_pushed_without_docker_to_build_it_starts_nothing(graded_on_ecs):
