@@ -9,9 +9,8 @@ otherwise: /autograder/run_autograder reads /autograder/submission and writes
 /autograder/results/results.json.
 
 The image is the grader's own (grader.ecs.image: the one ECS runs too), built once per bundle (its tag
-carries the bundle's hash) and shared by pytest-xdist
-workers; pip's downloads are kept in .cache/pip-gradescope, so a new bundle reinstalls without
-downloading.
+carries the bundle's hash) and shared by pytest-xdist workers; pip's downloads are kept in
+.cache/pip-gradescope, so a new bundle reinstalls without downloading.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.ecs.image import IMAGE, LABEL as IMAGE_LABEL, build_image, image_tag
-from grading_support import locked
+from grader.ecs.image import IMAGE, LABEL as IMAGE_LABEL, build_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -142,20 +140,16 @@ def build_standin(workdir: Path, lang: str = "fr") -> Standin:
     import docker
 
     bundle = write_bundle(workdir / f"bundle-{os.getpid()}", lang)  # the same bytes from every xdist worker
-    digest = image_tag(bundle, BASE_IMAGE).split(":")[1]
     network = "host" if os.environ.get("ECS_LAB_BUILD_NETWORK") == "host" else "bridge"
-    with locked(CACHE / "gradescope-standin" / f"{digest}.lock"):
-        client = docker.from_env(timeout=900)
-        try:
-            started = time.monotonic()
-            tag = build_image(client, bundle, base_image=BASE_IMAGE, network=network,
-                              pip_cache=CACHE / "pip-gradescope")
-            seconds = float(client.images.get(tag).labels.get(f"{IMAGE_LABEL}.setup-s", 0)) or (
-                time.monotonic() - started)
-            _forget_older(client, tag)
-            return Standin(tag, bundle, setup_s=seconds, build_network=network)
-        finally:
-            client.close()
+    client = docker.from_env(timeout=900)
+    try:  # built under the image's own lock: one xdist worker builds, the others wait for it
+        started = time.monotonic()
+        tag = build_image(client, bundle, base_image=BASE_IMAGE, network=network, pip_cache=CACHE / "pip-gradescope")
+        seconds = float(client.images.get(tag).labels.get(f"{IMAGE_LABEL}.setup-s", 0)) or (time.monotonic() - started)
+        _forget_older(client, tag)
+        return Standin(tag, bundle, setup_s=seconds, build_network=network)
+    finally:
+        client.close()
 
 
 def _forget_older(client, keep: str) -> None:

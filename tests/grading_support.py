@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from grader.catalogue import load_catalogue
-from standin.processes import locked  # noqa: F401 - what xdist's workers share is made once (gradescope_support too)
+from standin.processes import locked  # what xdist's workers share is made once
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "grader" / "schemas" / "gradescope-results.schema.json"

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from grading_support import ROOT, _child_env
-from sandbox_support import Sandbox
+from sandbox_support import Sandbox, wait_until
 from submissions.faults import ALTERNATIVES, BROKEN, FAULTY, materialise
 from test_batch import HANG, OPS, S3_IO, _copy_reference, ecs_lab
 
@@ -138,7 +138,7 @@ def graded_on_ecs(tmp_path_factory):
 
         # Ctrl-C while a task grades what the killed tasks left: exit 130, nothing left running, rows kept
         stopped = _grade_on_ecs(sandbox, klass, root / "ecs")
-        assert _wait(lambda: ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"], 300), (
+        assert wait_until(lambda: ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"], 300), (
             stopped.communicate(timeout=60))
         stopped.send_signal(signal.SIGINT)
         stopped_out, stopped_err = stopped.communicate(timeout=300)
@@ -164,23 +164,6 @@ def graded_on_ecs(tmp_path_factory):
         "run": (run.returncode, stdout, stderr), "again": (again.returncode, again_out, again_err), "local": local,
         "interrupted": (stopped.returncode, stopped_out, stopped_err, left_after_interrupt, running_after_interrupt),
     }
-
-
-def _statuses(out: Path) -> set[str]:
-    """The statuses of OUT/batch.json's rows (a run that started writes every row to grade as pending)."""
-    try:
-        return {row["status"] for row in json.loads((out / "batch.json").read_text())["rows"]}
-    except (OSError, ValueError, KeyError):
-        return set()
-
-
-def _wait(predicate, timeout: float) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def _rows(path: Path) -> list[dict]:

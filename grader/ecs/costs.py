@@ -59,8 +59,13 @@ def estimate(submissions: int, *, tasks: int, cpu: float, memory_gb: float, regi
     per_submission = max(cpu_s_per_submission / cpu, wall_floor_s)
     share = math.ceil(submissions / tasks) if submissions else 0
     wall = startup_s + share * per_submission
-    price_region = region if region in PRICES else DEFAULT_PRICE_REGION
-    vcpu_hour, gb_hour = PRICES[price_region]
-    per_second = (cpu * vcpu_hour + memory_gb * gb_hour) / 3600
+    per_second, price_region = price_per_second(region, cpu=cpu, memory_gb=memory_gb)
     cost = tasks * max(MINIMUM_BILLED_S, wall) * per_second
     return Estimate(submissions, tasks, cpu, memory_gb, per_submission, startup_s, wall, cost, price_region)
+
+
+def price_per_second(region: str, *, cpu: float, memory_gb: float) -> tuple[float, str]:
+    """USD per second of one task of `cpu` vCPU and `memory_gb` GB in `region`; and the region priced."""
+    price_region = region if region in PRICES else DEFAULT_PRICE_REGION
+    vcpu_hour, gb_hour = PRICES[price_region]
+    return (cpu * vcpu_hour + memory_gb * gb_hour) / 3600, price_region

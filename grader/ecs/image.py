@@ -77,14 +77,3 @@ def _build(client: Any, bundle: Path, tag: str, *, base_image: str, network: str
     finally:
         container.remove(force=True)
     return tag
-
-
-def grader_image(client: Any, *, base_image: str, network: str = "bridge", pip_cache: Path | None = None,
-                 say: Callable[[str], None] = lambda _line: None) -> str:
-    """The image of this grader (its bundle written to a temporary folder)."""
-    from grader.lms.gradescope_bundle import write_bundle
-
-    with tempfile.TemporaryDirectory(prefix="ecs-lab-bundle-") as folder:
-        bundle = Path(folder) / "autograder.zip"
-        write_bundle(bundle, "fr")
-        return build_image(client, bundle, base_image=base_image, network=network, pip_cache=pip_cache, say=say)

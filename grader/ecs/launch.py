@@ -154,15 +154,16 @@ class Launcher:
                                    f"the tasks' role ({stack.task_role_arn}) does not allow: {'; '.join(refused)}."))
 
     def _image(self, *, dry_run: bool) -> None:
+        import tempfile
+
         from ecslab.images import docker_settings
         from grader.ecs.image import IMAGE, ImageError, build_image, image_tag
         from grader.lms.gradescope_bundle import write_bundle
         from grader.project import CACHE_DIR
-
-        import tempfile
+        from grader.tiers.local.images import LOCAL_BASE
 
         settings = docker_settings()
-        base = settings.get("ECS_LAB_BASE_IMAGE") or "ecs-lab/python-base:3.11-bookworm"
+        base = settings.get("ECS_LAB_BASE_IMAGE") or LOCAL_BASE
         network = "host" if settings.get("ECS_LAB_BUILD_NETWORK") == "host" else "bridge"
         with tempfile.TemporaryDirectory(prefix="ecs-lab-bundle-") as folder:
             bundle = Path(folder) / "autograder.zip"
@@ -271,7 +272,7 @@ class Launcher:
                     break
                 if pending:
                     self._resend_lost(run, pending)
-                    self._keep_running(definition, run, len(pending))
+                    self._keep_running(definition, len(pending))
                 if progress is not None:
                     progress.set_postfix_str(self._task_counts(), refresh=True)
                 if pending:
@@ -360,7 +361,7 @@ class Launcher:
             empty = False
         self._empty_before = empty
 
-    def _keep_running(self, definition: str, run: str, left: int) -> None:
+    def _keep_running(self, definition: str, left: int) -> None:
         active = [t for t in self._tasks.values() if t.status != "STOPPED"]
         missing = min(self.settings.tasks, left) - len(active)
         ecs = self.session.client("ecs")
@@ -374,7 +375,6 @@ class Launcher:
                 overrides={"containerOverrides": [{"name": protocol.CONTAINER, "environment": [
                     {"name": protocol.QUEUE_ENV, "value": self.stack.queue_url},
                     {"name": protocol.BUCKET_ENV, "value": self.stack.bucket},
-                    {"name": protocol.RUN_ENV, "value": run},
                     {"name": protocol.VISIBILITY_ENV, "value": str(self.settings.visibility_s)},
                     {"name": protocol.IDLE_ENV, "value": f"{self.settings.idle_s:g}"},
                     {"name": "AWS_DEFAULT_REGION", "value": self.session.region_name}]}]})
@@ -388,20 +388,8 @@ class Launcher:
     def _follow_tasks(self, run: str, pending: dict[str, Job], lost: dict[str, list[tuple[str, str]]],
                       failed_starts: int) -> int:
         """Update the tasks' states; release what a stopped task held. Returns the failed starts in a row."""
-        arns = [t.arn for t in self._tasks.values() if t.status != "STOPPED"]
-        ecs, sqs, s3 = self.session.client("ecs"), self.session.client("sqs"), self.session.client("s3")
-        for start in range(0, len(arns), 100):
-            for described in ecs.describe_tasks(cluster=self.stack.cluster, tasks=arns[start:start + 100])["tasks"]:
-                task = self._tasks[described["taskArn"]]
-                task.status = described.get("lastStatus", task.status)
-                if task.status != "STOPPED":
-                    continue
-                task.stopped = time.monotonic()
-                container = next(iter(described.get("containers") or []), {})
-                task.exit_code = container.get("exitCode")
-                task.reason = " — ".join(r for r in (described.get("stoppedReason"), container.get("reason"),
-                                                       f"exit code {task.exit_code}" if task.exit_code is not None else "")
-                                         if r)
+        self._describe_tasks()
+        sqs, s3 = self.session.client("sqs"), self.session.client("s3")
         for task in [t for t in self._tasks.values() if t.status == "STOPPED" and not t.claims_read]:
             task.claims_read = True
             prefix = protocol.claims_prefix(run, protocol.task_id(task.arn))
@@ -469,17 +457,26 @@ class Launcher:
             except Exception:  # noqa: BLE001 - stopped meanwhile
                 pass
         deadline = time.monotonic() + STOP_WAIT_S
-        while time.monotonic() < deadline:
-            arns = [t.arn for t in self._tasks.values() if t.status != "STOPPED"]
-            if not arns:
-                return
-            for start in range(0, len(arns), 100):
-                for described in ecs.describe_tasks(cluster=self.stack.cluster, tasks=arns[start:start + 100])["tasks"]:
-                    task = self._tasks[described["taskArn"]]
-                    task.status = described.get("lastStatus", task.status)
-                    if task.status == "STOPPED" and not task.stopped:
-                        task.stopped = time.monotonic()
+        while time.monotonic() < deadline and any(t.status != "STOPPED" for t in self._tasks.values()):
+            self._describe_tasks()
             time.sleep(POLL_S)
+
+    def _describe_tasks(self) -> None:
+        """The state of the tasks not known to be stopped; a stopped one's exit code and stop reason."""
+        arns = [t.arn for t in self._tasks.values() if t.status != "STOPPED"]
+        ecs = self.session.client("ecs")
+        for start in range(0, len(arns), 100):
+            for described in ecs.describe_tasks(cluster=self.stack.cluster, tasks=arns[start:start + 100])["tasks"]:
+                task = self._tasks[described["taskArn"]]
+                task.status = described.get("lastStatus", task.status)
+                if task.status != "STOPPED":
+                    continue
+                task.stopped = time.monotonic()
+                container = next(iter(described.get("containers") or []), {})
+                task.exit_code = container.get("exitCode")
+                task.reason = " — ".join(r for r in (described.get("stoppedReason"), container.get("reason"),
+                                                       f"exit code {task.exit_code}" if task.exit_code is not None else "")
+                                         if r)
 
     def _task_counts(self) -> str:
         running = sum(t.status == "RUNNING" for t in self._tasks.values())
@@ -494,9 +491,9 @@ class Launcher:
             return
         now = time.monotonic()
         billed = sum(max(costs.MINIMUM_BILLED_S, (t.stopped or now) - t.created) for t in self._tasks.values())
-        region = self.session.region_name
-        vcpu_hour, gb_hour = costs.PRICES.get(region, costs.PRICES[costs.DEFAULT_PRICE_REGION])
-        price = billed * (self.settings.cpu * vcpu_hour + self.settings.memory_mb / 1024 * gb_hour) / 3600
+        per_second, _region = costs.price_per_second(self.session.region_name, cpu=self.settings.cpu,
+                                                     memory_gb=self.settings.memory_mb / 1024)
+        price = billed * per_second
         mean = sum(cpu) / len(cpu) if cpu else 0.0
         self._say(f"{len(self._tasks)} tâche(s), {billed:.0f} s facturées au total : environ {price:.4f} $ sur Fargate "
                   f"(mesuré : {mean:.1f} s de CPU par rendu).",

@@ -18,7 +18,6 @@ STARTED_BY = "ecs-lab-grade"  # run_task's startedBy: the tasks of this command
 # The task's environment (the launcher sets it in the task definition's container overrides).
 QUEUE_ENV = "ECS_LAB_QUEUE_URL"
 BUCKET_ENV = "ECS_LAB_BUCKET"
-RUN_ENV = "ECS_LAB_RUN"
 VISIBILITY_ENV = "ECS_LAB_VISIBILITY_S"
 IDLE_ENV = "ECS_LAB_IDLE_S"
 # The task's command in the grader's image (the Gradescope autograder's virtualenv).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.ecs.protocol import STACK_NAME
+from grader.ecs.protocol import FAMILY_SUFFIX, STACK_NAME
 
 TEMPLATE = Path(__file__).with_name("grading-stack.yaml")
 OUTPUTS = ("Cluster", "Repository", "RepositoryUri", "Bucket", "QueueUrl", "DeadLetterQueueUrl", "LogGroup",
@@ -40,8 +40,6 @@ class GradingStack:
 
     @property
     def family(self) -> str:
-        from grader.ecs.protocol import FAMILY_SUFFIX
-
         return f"{self.name}{FAMILY_SUFFIX}"
 
 
