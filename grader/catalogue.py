@@ -83,7 +83,7 @@ class CatalogueError(ValueError):
 
 @cache
 def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     parts = {key: Text(**value) for key, value in data["parts"].items()}
     checkpoints = []
     seen_ids: set[str] = set()

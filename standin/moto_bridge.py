@@ -33,8 +33,14 @@ Where moto differs from AWS, and what the bridge does:
   :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
   3 MB of JSON, parsed five times before the first answer): :func:`shared_models` parses
-  each file once per process (a second saved at every start), and lets moto's EC2 load the
-  instance types offered in one region only (35 MB less for every grading run).
+  each file once per process and keeps it for the process's forks (a second saved at every
+  start, half a CPU-second in every run of a batch), lets moto's EC2 load the instance types
+  offered in one region only (35 MB less for every grading run), and moto's CloudFormation
+  parse templates with libyaml.
+
+What the scorer's own set-up needs of moto, faster than through requests: :func:`kept_session`
+(its clients made once per process, before a batch forks) and :class:`Backends` (the lab's
+resources made in moto's backends).
 """
 
 from __future__ import annotations
@@ -380,17 +386,18 @@ def shared_models(region: str | None = None) -> Iterator[None]:
     """botocore's JSON files (service models, endpoints) parsed once for every loader.
 
     Loaders already share what they load with every caller (botocore's instance cache), so
-    the parsed data is never modified in place; sharing it between loaders is the same. With a
-    `region`, moto's EC2 loads the instance types offered in that region only (_offerings_of).
+    the parsed data is never modified in place; sharing it between loaders is the same. What is
+    parsed stays for the process's life, and for its forks: a batch parses it once, before its
+    first fork (grader.runner.warm_up). With a `region`, moto's EC2 loads the instance types
+    offered in that region only (_offerings_of).
     """
     import botocore.loaders
 
     original = botocore.loaders.JSONFileLoader.load_file
-    parsed: dict[str, Any] = {}
-    lock = threading.Lock()
+    parsed, listed = _parsed_files()
 
     def load_file(self: Any, file_path: str) -> Any:
-        with lock:
+        with _models_lock:
             if file_path not in parsed:
                 parsed[file_path] = original(self, file_path)
             return parsed[file_path]
@@ -398,18 +405,89 @@ def shared_models(region: str | None = None) -> Iterator[None]:
     # Every new loader (a boto3 session, moto's model lookups) lists botocore's data folders again:
     # 400 folders, 27,000 stat calls a grading run. The listing depends on the search paths only.
     original_list = botocore.loaders.Loader.list_available_services
-    listed: dict[tuple, Any] = {}
 
     def list_available_services(self: Any, type_name: str) -> Any:
         key = (tuple(self.search_paths), type_name)
-        with lock:
+        with _models_lock:
             if key not in listed:
                 listed[key] = original_list(self, type_name)
             return list(listed[key])
 
     with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), \
             mock.patch.object(botocore.loaders.Loader, "list_available_services", list_available_services), \
-            _offerings_of(region), _without_default_amis():
+            _offerings_of(region), _without_default_amis(), _templates_parsed_in_c():
+        yield
+
+
+_models_lock = threading.RLock()  # a client made under it parses its models under it
+
+
+def _kept() -> dict:
+    """What this module keeps for the process's life and its forks, on botocore's module: a batch's
+    child imports this module again (the grader's packages are fresh in every run), not botocore."""
+    import botocore.loaders
+
+    return botocore.loaders.__dict__.setdefault("_ecs_lab_kept", {})
+
+
+def _parsed_files() -> tuple[dict[str, Any], dict[tuple, Any]]:
+    """botocore's parsed files and folder listings (shared_models)."""
+    kept = _kept()
+    return kept.setdefault("files", {}), kept.setdefault("listings", {})
+
+
+def kept_session(access_key: str, secret_key: str, region: str) -> Any:
+    """A boto3 session whose clients are made once per process and kept for its forks (a client asked
+    again is the one already made): a batch makes the scorer's before it forks, and each run uses them.
+    Made in the caller's environment: the scorer makes its own in its own (no profile, no endpoint of
+    the user's), which its clients keep."""
+    import boto3
+
+    sessions = _kept().setdefault("sessions", {})
+    key = (access_key, region)
+    if key not in sessions:
+        session = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)
+        create, made = session.client, {}
+
+        def client(service_name: str, **kwargs: Any) -> Any:
+            if kwargs:
+                return create(service_name, **kwargs)
+            with _models_lock:
+                if service_name not in made:
+                    made[service_name] = create(service_name)
+                return made[service_name]
+
+        session.client = client
+        sessions[key] = session
+    return sessions[key]
+
+
+@contextmanager
+def _templates_parsed_in_c() -> Iterator[None]:
+    """moto parses a stack's template with PyYAML's pure-Python loader (a tenth of a second for the
+    lab's two stacks); libyaml's, when PyYAML has it, builds the same document with the same
+    constructor. A template it refuses goes to moto's own parse, for moto's own answer."""
+    import yaml
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.utils import yaml_tag_constructor
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        yield
+        return
+    original = Stack.parse_template
+
+    class Loader(yaml.CLoader):  # noqa: D106 - yaml.Loader's constructor, libyaml's parser
+        pass
+
+    Loader.add_multi_constructor("", yaml_tag_constructor)
+
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            return yaml.load(template, Loader=Loader)  # noqa: S506 - the same loader as moto's own
+        except yaml.YAMLError:
+            return original(template)
+
+    with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
         yield
 
 
@@ -439,6 +517,38 @@ def _offerings_of(region: str | None) -> Iterator[None]:
 
     with mock.patch.object(utilities, "load_resource", load_resource):
         yield
+
+
+class Backends:
+    """moto's backends of one account and region, for the scorer's own set-up of a check.
+
+    A boto3 call through mock_aws builds, signs and parses a request and serialises its answer
+    (about a millisecond); the backend's method changes the same state in microseconds, and the
+    offline tier sets up the lab's resources before 32 checks a run. tests/test_moto_bridge.py
+    checks that what these make is what the API calls make.
+    """
+
+    def __init__(self, account_id: str, region: str) -> None:
+        from moto.backends import get_backend
+
+        self.region = region
+        self._backend = lambda service, where=region: get_backend(service)[account_id][where]
+
+    def create_cluster(self, name: str, capacity_providers: list[str], strategy: list[dict]) -> None:
+        self._backend("ecs").create_cluster(name, capacity_providers=capacity_providers,
+                                            default_capacity_provider_strategy=strategy)
+
+    def create_repository(self, name: str) -> str:
+        """The repository's URI."""
+        return self._backend("ecr").create_repository(
+            repository_name=name, registry_id=None, encryption_config=None, image_scan_config=None,
+            image_tag_mutability=None, tags=[]).uri
+
+    def create_log_group(self, name: str) -> None:
+        self._backend("logs").create_log_group(name, None)
+
+    def create_bucket(self, name: str) -> None:
+        self._backend("s3", "global").create_bucket(name, self.region)
 
 
 def _release() -> None:

@@ -9,11 +9,18 @@ import pytest
 
 from grader.feedback import expect, fail
 from grader.judges import task_definitions as judge
+from grader.tiers.fixtures import judged_once
 
 
 @pytest.fixture
-def sent(ops, account, lab):
-    """(returned value, parameters sent to RegisterTaskDefinition, image URI, stored ARN)."""
+def sent(request):
+    """(returned value, parameters sent to RegisterTaskDefinition, image URI, stored ARNs, the lab),
+    from one call of the student's code for every check of this module."""
+    return judged_once(request, _register)
+
+
+def _register(fixture):
+    ops, account, lab = fixture("ops"), fixture("account"), fixture("lab")
     image = f"{lab.classifier_repository_uri}:latest"
     returned = ops.call("register_image_classifier_task_definition", image, lab.task_role_arn,
                         lab.execution_role_arn)
@@ -22,18 +29,19 @@ def sent(ops, account, lab):
         fail("Aucun appel à ecs.register_task_definition n'a été fait.",
              "No call to ecs.register_task_definition was made.")
     arns = [d for d in account.client("ecs").list_task_definitions()["taskDefinitionArns"]]
-    return returned, calls[-1].params, image, arns
+    return returned, calls[-1].params, image, arns, lab
 
 
 @pytest.fixture
-def spec(lab, sent):
+def spec(sent):
     """What the handout asks (grader.judges.task_definitions: the aws tier judges the same way)."""
+    lab = sent[4]
     return judge.classifier_spec(task_role_arn=lab.task_role_arn, execution_role_arn=lab.execution_role_arn,
                                  image=sent[2], region="eu-west-1")
 
 
 def test_returns_the_registered_arn(sent):
-    returned, _params, _image, arns = sent
+    returned, _params, _image, arns, _lab = sent
     expect(isinstance(returned, str) and returned in arns,
            "La méthode doit renvoyer l'ARN de la task definition enregistrée "
            "(response[\"taskDefinition\"][\"taskDefinitionArn\"]).",

@@ -8,9 +8,11 @@ for the whole tier, with ``worker``, ``flags``, ``endless`` and ``call_time_limi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
+from _pytest.outcomes import OutcomeException
 
 from ecslab.facts import OPS_CLASS, OPS_MODULE, REGION, S3_IO_MODULE
 from grader.feedback import fail
@@ -19,6 +21,31 @@ from grader.student import Handle, Student
 from grader.submission import Submission
 from grader.worker.process import WorkerFailure
 from grader.worker.values import SESSION
+
+
+T = TypeVar("T")
+_judged_once = pytest.StashKey[dict]()
+
+
+def judged_once(request: pytest.FixtureRequest, make: Callable[[Callable[[str], Any]], T]) -> T:
+    """What several checks of a module judge, made once a run by the first check that asks for it.
+
+    The student's code then runs once for all of them instead of once per check: each check would fork
+    the same zygote, in the same clean account, and get the same answer. `make(fixture)` takes the
+    fixtures it needs by name (the first check's own account, lab, ops...); what it raised (a failed
+    check, a check not graded) is raised again in every check that judges it.
+    """
+    made = request.config.stash.setdefault(_judged_once, {})
+    key = f"{request.node.module.__name__}.{request.fixturename}"
+    if key not in made:
+        try:
+            made[key] = (make(request.getfixturevalue), None)
+        except (Exception, OutcomeException) as raised:
+            made[key] = (None, raised)
+    value, raised = made[key]
+    if raised is not None:
+        raise raised
+    return value
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def account(world: OfflineWorld) -> Account:
 @pytest.fixture
 def lab(account: Account, world: OfflineWorld) -> LabResources:
     """The lab's resources (subnets, security group, cluster, repositories, roles, bucket)."""
-    return provision_lab(account.client, world.base)
+    return provision_lab(world.base)
 
 
 @pytest.fixture
