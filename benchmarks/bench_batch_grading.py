@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_offline_grading import grade as single_run, worktree  # noqa: E402 - the same single run
+from bench_offline_grading import grade as single_run, user_env, worktree  # noqa: E402 - the same single run
 from submissions.faults import CORPUS, materialise  # noqa: E402
 
 
@@ -45,10 +45,6 @@ def write_corpus(target: Path, copies: int) -> list[Path]:
             for file in ("image_classifier_operations.py", "s3_io.py"):
                 shutil.copyfile(source / file, folder / file)
     return sorted(p for p in target.iterdir() if p.is_dir())
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
 
 
 BASELINE = "36e6bba"  # main before "Sixty submissions a minute" (issue 22)
@@ -72,7 +68,7 @@ def batch(submissions: list[Path], jobs: int, tree: Path = ROOT) -> tuple[float,
         cpu, start = busy_cpu_s(), time.perf_counter()
         completed = subprocess.run([sys.executable, "-m", "ecslab.cli", "grade", str(sample), "--out",
                                     f"{scratch}/out", "-j", str(jobs), "--no-progress"], cwd=tree,
-                                   capture_output=True, text=True, check=False, env=_env())
+                                   capture_output=True, text=True, check=False, env=user_env())
         wall, cpu = time.perf_counter() - start, busy_cpu_s() - cpu
     if completed.returncode != 0:
         sys.exit(f"ecs-lab grade in {tree} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")

@@ -35,6 +35,13 @@ def worktree(commit: str) -> Path:
     return target
 
 
+def user_env() -> dict[str, str]:
+    """This environment as on a student's machine: no pytest variables of a calling run, and Python
+    keeping its bytecode (a CI image's PYTHONDONTWRITEBYTECODE would compile every edited module of
+    either tree again at every run)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST") and k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def grade(tree: Path, submission: str) -> float:
     """One grading run in `tree` (its own grader: `python -m pytest` puts the current folder first)."""
     with tempfile.TemporaryDirectory() as reports:
@@ -42,7 +49,7 @@ def grade(tree: Path, submission: str) -> float:
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--submission={ROOT / submission}",
              f"--report-dir={reports}"], cwd=tree, capture_output=True, text=True, check=False,
-            env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST")})
+            env=user_env())
         wall = time.perf_counter() - start
     if completed.returncode != 0:
         sys.exit(f"grading {submission} in {tree} failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}")
