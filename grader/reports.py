@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
-
-import hashlib
 
 from jinja2 import DictLoader, Environment, FileSystemBytecodeCache, StrictUndefined, select_autoescape
 
