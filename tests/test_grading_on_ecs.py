@@ -108,6 +108,25 @@ def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str
     return None
 
 
+def _grading_now(sandbox: Sandbox, command: subprocess.Popen, since: float) -> bool:
+    """`command` runs `ecs-lab` (its shell has exec'd it) and a task took a submission after `since`
+    that is not done yet."""
+    try:
+        if b"ecs-lab" not in Path(f"/proc/{command.pid}/cmdline").read_bytes():
+            return False
+    except OSError:
+        return False
+    s3 = sandbox.session().client("s3")
+    for bucket in [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]:
+        keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
+                for item in page.get("Contents", [])]
+        done = {(key.split("/")[1], key.rsplit("/", 1)[1]) for key in keys if "/done/" in key}  # (run, id.json)
+        for key in [k for k in keys if "/claims/" in k and (k.split("/")[1], k.rsplit("/", 1)[1]) not in done]:
+            if json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["at"] >= since:
+                return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def graded_on_ecs(tmp_path_factory):
     import docker
@@ -136,10 +155,11 @@ def graded_on_ecs(tmp_path_factory):
         ecs = sandbox.session().client("ecs")
         tasks_running = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
 
-        # Ctrl-C while a task grades what the killed tasks left: exit 130, nothing left running, rows kept
-        stopped = _grade_on_ecs(sandbox, klass, root / "ecs")
-        assert wait_until(lambda: ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"], 300), (
-            stopped.communicate(timeout=60))
+        # Ctrl-C while a task grades what the killed tasks left: exit 130, nothing left running, rows kept.
+        # Sent to the command itself (not to the shell before its exec: bash would swallow it) once a task
+        # of this run holds a submission it has not finished (a grading takes seconds).
+        stopped, since = _grade_on_ecs(sandbox, klass, root / "ecs"), time.time()
+        assert wait_until(lambda: _grading_now(sandbox, stopped, since), 300), stopped.communicate(timeout=60)
         stopped.send_signal(signal.SIGINT)
         stopped_out, stopped_err = stopped.communicate(timeout=300)
         shutil.copytree(root / "ecs", root / "interrupted")
