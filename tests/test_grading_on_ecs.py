@@ -40,6 +40,7 @@ TASKS = 3
 TIMEOUT_S = 25  # the hanging submission's limit (it would wait minutes); the others need far less
 FAMILY_LABEL = "com.amazonaws.ecs.task-definition-family"
 TASK_LABEL = "com.amazonaws.ecs.task-arn"
+TASKS_FILTER = {"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"}  # the grading tasks' containers
 
 
 def _write_class(root: Path) -> Path:
@@ -78,13 +79,9 @@ def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str
     a grading takes seconds), once a first submission is graded; `only` that submission, none of `skip`, no
     task of `spare`. Returns (submission, task), or None."""
     s3 = sandbox.session().client("s3")
-    family = f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]
-        for bucket in buckets:
-            keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
-                    for item in page.get("Contents", [])]
+        for bucket, keys in _runs_objects(s3):
             done = {key.rsplit("/", 1)[1][:-5] for key in keys if "/done/" in key}
             if only is not None and only in done:
                 return None  # graded before its holder could be killed
@@ -100,7 +97,7 @@ def _kill_a_holder(sandbox: Sandbox, docker_client, *, skip: set[str], only: str
                 claim = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
                 if time.time() - claim["at"] > (2.0 if only else 1.0):
                     continue
-                for container in docker_client.containers.list(filters={"label": family}):
+                for container in docker_client.containers.list(filters=TASKS_FILTER):
                     if container.labels.get(TASK_LABEL, "").endswith("/" + task):
                         container.kill()
                         return submission, task
@@ -117,14 +114,19 @@ def _grading_now(sandbox: Sandbox, command: subprocess.Popen, since: float) -> b
     except OSError:
         return False
     s3 = sandbox.session().client("s3")
-    for bucket in [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]:
-        keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
-                for item in page.get("Contents", [])]
+    for bucket, keys in _runs_objects(s3):
         done = {(key.split("/")[1], key.rsplit("/", 1)[1]) for key in keys if "/done/" in key}  # (run, id.json)
         for key in [k for k in keys if "/claims/" in k and (k.split("/")[1], k.rsplit("/", 1)[1]) not in done]:
             if json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["at"] >= since:
                 return True
     return False
+
+
+def _runs_objects(s3) -> list[tuple[str, list[str]]]:  # noqa: ANN001 - the sandbox's S3 client
+    """(bucket, keys under runs/) of the grading stack's bucket."""
+    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", []) if b["Name"].startswith(protocol.STACK_NAME)]
+    return [(bucket, [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="runs/")
+                      for item in page.get("Contents", [])]) for bucket in buckets]
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,7 @@ def graded_on_ecs(tmp_path_factory):
         stdout, stderr = run.communicate(timeout=900)
         shutil.copytree(root / "ecs", root / "first-run")  # the next runs write in the same folder
         left_running = [c.name for c in client.containers.list(
-            filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
+            filters=TASKS_FILTER)]
         ecs = sandbox.session().client("ecs")
         tasks_running = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
 
@@ -164,7 +166,7 @@ def graded_on_ecs(tmp_path_factory):
         stopped_out, stopped_err = stopped.communicate(timeout=300)
         shutil.copytree(root / "ecs", root / "interrupted")
         left_after_interrupt = [c.name for c in client.containers.list(
-            filters={"label": f"{FAMILY_LABEL}={protocol.STACK_NAME}{protocol.FAMILY_SUFFIX}"})]
+            filters=TASKS_FILTER)]
         running_after_interrupt = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
 
         # the same command again: it grades only that one

@@ -48,8 +48,9 @@ def test_resources_made_in_the_backends_are_the_ones_the_api_makes(monkeypatch):
                 "groups": logs.describe_log_groups()["logGroups"],
                 "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
                 "location": s3.get_bucket_location(Bucket="lab-bucket")["LocationConstraint"]}
-        for entry in [*seen["repositories"], *seen["groups"]]:
-            entry.pop("createdAt", None), entry.pop("creationTime", None)
+        for entry in [*seen["repositories"], *seen["groups"]]:  # when they were made
+            for moment in ("createdAt", "creationTime"):
+                entry.pop(moment, None)
         return seen
 
     with mock_aws(), bridged():
