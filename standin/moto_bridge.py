@@ -33,7 +33,8 @@ Where moto differs from AWS, and what the bridge does:
   :func:`task_model` gives a task's model (exit code, stopped reason) to script its end.
 - moto makes botocore sessions of its own, each parsing the service models again (EC2's is
   3 MB of JSON, parsed five times before the first answer): :func:`shared_models` parses
-  each file once per process and keeps it for the process's forks (a second saved at every
+  each file once per process, into plain dicts without the operations' and shapes'
+  documentation (18 MB less), and keeps it for the process's forks (a second saved at every
   start, half a CPU-second in every run of a batch), lets moto's EC2 load the instance types
   offered in one region only (35 MB less for every grading run), and moto's CloudFormation
   parse templates with libyaml.
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -393,13 +395,12 @@ def shared_models(region: str | None = None) -> Iterator[None]:
     """
     import botocore.loaders
 
-    original = botocore.loaders.JSONFileLoader.load_file
     parsed, listed = _parsed_files()
 
     def load_file(self: Any, file_path: str) -> Any:
         with _models_lock:
             if file_path not in parsed:
-                parsed[file_path] = original(self, file_path)
+                parsed[file_path] = _lean_json(file_path)
             return parsed[file_path]
 
     # Every new loader (a boto3 session, moto's model lookups) lists botocore's data folders again:
@@ -420,6 +421,36 @@ def shared_models(region: str | None = None) -> Iterator[None]:
 
 
 _models_lock = threading.RLock()  # a client made under it parses its models under it
+
+
+def _lean_json(file_path: str) -> Any:
+    """What botocore's JSONFileLoader.load_file gives, lighter: plain dicts (ordered, as OrderedDict's)
+    and, in a service model, no "documentation" of its operations and shapes (read only for docstrings
+    and help()). EC2's model takes 6 MB instead of 12.6 and parses in 20 ms instead of 31; the scorer
+    kept 34 MB of models before."""
+    import botocore.loaders
+
+    for extension, open_method in botocore.loaders._JSON_OPEN_METHODS.items():  # noqa: SLF001
+        path = file_path + extension
+        if os.path.isfile(path):
+            with open_method(path, "rb") as opened:
+                data = json.loads(opened.read().decode("utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("shapes"), dict):
+                _drop_documentation(data)
+            return data
+    return None
+
+
+def _drop_documentation(model: dict) -> None:
+    for operation in (model.get("operations") or {}).values():
+        operation.pop("documentation", None)
+    for shape in model["shapes"].values():
+        shape.pop("documentation", None)
+        for reference in (shape.get("members") or {}).values():
+            reference.pop("documentation", None)
+        for name in ("member", "key", "value"):
+            if isinstance(shape.get(name), dict):
+                shape[name].pop("documentation", None)
 
 
 def _kept() -> dict:
