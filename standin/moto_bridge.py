@@ -36,8 +36,8 @@ Where moto differs from AWS, and what the bridge does:
   each file once per process, into plain dicts without the operations' and shapes'
   documentation (18 MB less), and keeps it for the process's forks (a second saved at every
   start, half a CPU-second in every run of a batch), lets moto's EC2 load the instance types
-  offered in one region only (35 MB less for every grading run), and moto's CloudFormation
-  parse templates with libyaml.
+  offered in one region only (35 MB less for every grading run), moto's CloudFormation
+  parse templates with libyaml, and moto's server list its services once.
 
 What the scorer's own set-up needs of moto, faster than through requests: :func:`kept_session`
 (its clients made once per process, before a batch forks) and :class:`Backends` (the lab's
@@ -416,7 +416,7 @@ def shared_models(region: str | None = None) -> Iterator[None]:
 
     with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), \
             mock.patch.object(botocore.loaders.Loader, "list_available_services", list_available_services), \
-            _offerings_of(region), _without_default_amis(), _templates_parsed_in_c():
+            _offerings_of(region), _without_default_amis(), _templates_parsed_in_c(), _modules_listed_once():
         yield
 
 
@@ -520,6 +520,18 @@ def _templates_parsed_in_c() -> Iterator[None]:
 
     with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
         yield
+
+
+def _modules_listed_once() -> Any:
+    """moto's server finds a request's backend by listing moto's package folder, and testing each of
+    its 150 entries for a folder, at every request (half a millisecond, 125 requests a run): the
+    list is made once per process."""
+    import moto.backends
+
+    listed = _kept().setdefault("moto_modules", [])
+    if not listed:
+        listed += moto.backends.list_of_moto_modules()
+    return mock.patch.object(moto.backends, "list_of_moto_modules", lambda: listed)
 
 
 def _without_default_amis() -> Any:
