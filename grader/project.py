@@ -10,6 +10,7 @@ report folder.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -25,3 +26,10 @@ LAB_RESOURCES = _package("ecslab") / "resources"
 DEFAULT_SUBMISSION = PROJECT / "student_template"
 DEFAULT_REPORT_DIR = PROJECT / "reports"
 CACHE_DIR = PROJECT / ".cache"
+
+
+def kept_for_forks() -> dict:
+    """What a process computes once for its whole life and its forks: a batch fills it before it forks
+    (grader.runner.warm_up), and every run uses it. The grader's modules are imported fresh in each
+    run, so their own caches die with it; this one is on the interpreter's `sys` module."""
+    return sys.__dict__.setdefault("_ecs_lab_kept", {})

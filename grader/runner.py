@@ -111,6 +111,12 @@ def warm_up(modules: Iterable[str] = PRELOAD) -> float:
         OfflineWorld.warm_up(SERVICES)
     except Exception:  # noqa: BLE001 - the child makes them
         pass
+    try:  # what the worker's sandbox exposes of the installed packages (their metadata read)
+        from grader.worker.sandbox import worker_packages
+
+        worker_packages()
+    except Exception:  # noqa: BLE001 - the child reads it
+        pass
     return time.perf_counter() - start
 
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -293,7 +294,23 @@ def bridged(launcher: Launcher | None = None,
             stack.enter_context(_ecr_on_registry(ecr_registry))
         stack.enter_context(_outputs_after_change_sets())
         stack.enter_context(_role_policies_as_json())
+        stack.enter_context(_actions_listed_once())  # last: after every patch of a response class
         yield
+
+
+def _actions_listed_once() -> Any:
+    """moto lists a response class's methods (inspect.getmembers) at every request to find the action:
+    listed once per class while the bridge holds, its patches made (one adds CloudTrail's LookupEvents)."""
+    import moto.core.responses
+
+    original, listed = moto.core.responses.method_names_from_class, {}
+
+    def method_names(clazz: Any) -> list[str]:
+        if clazz not in listed:
+            listed[clazz] = original(clazz)
+        return listed[clazz]
+
+    return mock.patch.object(moto.core.responses, "method_names_from_class", method_names)
 
 
 @contextmanager
@@ -416,7 +433,8 @@ def shared_models(region: str | None = None) -> Iterator[None]:
 
     with mock.patch.object(botocore.loaders.JSONFileLoader, "load_file", load_file), \
             mock.patch.object(botocore.loaders.Loader, "list_available_services", list_available_services), \
-            _offerings_of(region), _without_default_amis(), _templates_parsed_in_c(), _modules_listed_once():
+            _offerings_of(region), _without_default_amis(), _templates_parsed_in_c(), _modules_listed_once(), \
+            _service_names_looked_up_once():
         yield
 
 
@@ -454,11 +472,10 @@ def _drop_documentation(model: dict) -> None:
 
 
 def _kept() -> dict:
-    """What this module keeps for the process's life and its forks, on botocore's module: a batch's
-    child imports this module again (the grader's packages are fresh in every run), not botocore."""
-    import botocore.loaders
-
-    return botocore.loaders.__dict__.setdefault("_ecs_lab_kept", {})
+    """What this module keeps for the process's life and its forks, on the interpreter's `sys` module
+    (grader.project.kept_for_forks): a batch's child imports this module again (the grader's packages
+    are fresh in every run), not sys."""
+    return sys.__dict__.setdefault("_ecs_lab_kept", {})
 
 
 def _parsed_files() -> tuple[dict[str, Any], dict[tuple, Any]]:
@@ -520,6 +537,22 @@ def _templates_parsed_in_c() -> Iterator[None]:
 
     with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
         yield
+
+
+def _service_names_looked_up_once() -> Any:
+    """moto's error answers look up a service's name in a new botocore session's list of services, at
+    every error the student's code receives (a botocore Session made each time): looked up once."""
+    import moto.core.utils
+
+    names = _kept().setdefault("service_names", {})
+    original = moto.core.utils.service_name_from_moto_package_name
+
+    def service_name(package: str) -> str:
+        if package not in names:
+            names[package] = original(package)
+        return names[package]
+
+    return mock.patch.object(moto.core.utils, "service_name_from_moto_package_name", service_name)
 
 
 def _modules_listed_once() -> Any:
