@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from typing import Any
+
+# How often an idle server wakes up to look whether it is asked to stop (stop() wakes it at once).
+POLL_S = 0.5
 
 
 class WsgiServers:
@@ -36,7 +40,7 @@ class WsgiServers:
             self._servers.append(make_server(f"unix://{unix_socket}", 0, app, threaded=True))
             os.chmod(unix_socket, 0o666)  # the sandboxed worker runs as another user
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name,
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_S}, name=self.name,
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -44,11 +48,32 @@ class WsgiServers:
 
     def stop(self, unix_socket: str | None = None) -> None:
         servers, self._servers = self._servers, []
+        # A server notices it is asked to stop when it wakes up: a connection wakes it now.
+        stopping = [threading.Thread(target=server.shutdown, name=f"{self.name}-stop") for server in servers]
+        for thread in stopping:
+            thread.start()
+        for server, thread in zip(servers, stopping):
+            while thread.is_alive():
+                _wake(server)
+                thread.join(timeout=0.01)
         for server in servers:
-            server.shutdown()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = []
         if unix_socket and os.path.exists(unix_socket):
             os.unlink(unix_socket)
+
+
+def _wake(server: Any) -> None:
+    """Connect to `server` and leave: its wait for a request ends."""
+    family = getattr(server, "address_family", socket.AF_INET)
+    address = server.server_address
+    if family == socket.AF_INET and address[0] in ("0.0.0.0", ""):  # noqa: S104 - listening everywhere
+        address = ("127.0.0.1", address[1])
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as poke:
+            poke.settimeout(0.1)
+            poke.connect(address)
+    except OSError:
+        pass  # already closed, or not reachable this way: it stops at its next poll
