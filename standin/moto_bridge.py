@@ -484,6 +484,18 @@ def _parsed_files() -> tuple[dict[str, Any], dict[tuple, Any]]:
     return kept.setdefault("files", {}), kept.setdefault("listings", {})
 
 
+def list_models(session: Any) -> None:
+    """List botocore's models of every kind now (shared_models keeps the listings): a client's first
+    paginator or waiter lists 400 folders to check that its service exists, as moto's own botocore
+    sessions do for their service models, each once a run otherwise."""
+    import botocore.session
+
+    for loader in (session._session.get_component("data_loader"),  # noqa: SLF001 - boto3's botocore session
+                   botocore.session.Session().get_component("data_loader")):
+        for kind in ("service-2", "paginators-1", "waiters-2", "endpoint-rule-set-1"):
+            loader.list_available_services(kind)
+
+
 def kept_session(access_key: str, secret_key: str, region: str) -> Any:
     """A boto3 session whose clients are made once per process and kept for its forks (a client asked
     again is the one already made): a batch makes the scorer's before it forks, and each run uses them.

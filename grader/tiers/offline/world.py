@@ -147,6 +147,7 @@ class OfflineWorld(base.World):
             session = moto_bridge.kept_session(SCORER_KEY, "testing", REGION)
             for service in services:
                 session.client(service)
+            moto_bridge.list_models(session)
 
     def __exit__(self, *exc: Any) -> None:
         if self.requests is not None:
