@@ -18,8 +18,8 @@ from grader.feedback import NotGraded, Text, fail, shorten
 from grader.worker.process import ImportProblem, Outcome, Worker, WorkerFailure
 from grader.worker.values import StudentError
 
-__all__ = ["NO_EXCEPTION", "Handle", "Outcome", "Student", "StudentError", "error_text", "failure_key",
-           "failure_text", "import_problem_text"]
+__all__ = ["NO_EXCEPTION", "Handle", "Outcome", "Student", "StudentError", "answered", "error_text",
+           "expect_returned", "failure_key", "failure_text", "import_problem_text"]
 
 
 class Student:
@@ -121,10 +121,7 @@ class Handle:
         Anything else (a missing method, NotImplementedError, sys.exit, a loop, a crash) fails the
         check with what happened: none of these is an answer.
         """
-        outcome = self.run(method, *args, time_limit_s=time_limit_s, **kwargs)
-        if outcome.status == "returned" or (outcome.status == "raised" and not _aborts(outcome.error)):
-            return outcome
-        fail_with(outcome, method)
+        return answered(self.run(method, *args, time_limit_s=time_limit_s, **kwargs), method)
 
     def raised(self, method: str, *args: Any, **kwargs: Any) -> StudentError | None:
         """Call `method`, which must raise: its exception (None if it returned)."""
@@ -149,6 +146,14 @@ NO_EXCEPTION = Text("aucune exception", "no exception")
 def _aborts(error: StudentError | None) -> bool:
     """What is never an answer of the student's function: it did not finish its job."""
     return error is not None and (error.is_a("NotImplementedError") or error.is_a("SystemExit"))
+
+
+def answered(outcome: Outcome, what: str) -> Outcome:
+    """`outcome` when it is an answer (a value, or an exception the code raised: Handle.answer); anything
+    else fails the check with what happened."""
+    if outcome.status == "returned" or (outcome.status == "raised" and not _aborts(outcome.error)):
+        return outcome
+    fail_with(outcome, what)
 
 
 def expect_returned(outcome: Outcome, what: str) -> None:

@@ -33,6 +33,8 @@ from submissions.faults import (
     BUNDLES,
     FAULTY,
     LAB_RULES,
+    S3_IO,
+    Replace,
     Submission,
     materialise,
 )
@@ -109,6 +111,20 @@ def test_broken_submissions_say_which_file_and_why(graded_once):
             assert failed, (name, checkpoint_id, "no failed check: the message cannot be judged")
             for check in failed:
                 assert all(f in check["message"] for f in fragments), (name, check)
+
+
+def test_a_uri_that_ends_the_process_loses_that_check_only(graded_once):
+    """parse_s3_uri's eight URIs run in one process of the student's code (one fork instead of eight):
+    the one that ends it loses its own check, the URIs after it run in a fresh process and keep theirs."""
+    exits = Submission("uri_ends_the_process", "parse_s3_uri calls os._exit(3) for s3://bucket only.", (
+        Replace(S3_IO, '    if not isinstance(uri, str) or not uri.startswith("s3://"):\n',
+                '    if uri == "s3://bucket":\n        import os\n\n        os._exit(3)\n'
+                '    if not isinstance(uri, str) or not uri.startswith("s3://"):\n'),))
+    graded = _partial(graded_once("uri_ends_the_process", _writer(exits), "-m", "bonus_s3_uris"))
+    checks = graded.checkpoints["bonus_s3_uris"]["checks"]
+    failed = [c for c in checks if c["outcome"] == "failed"]
+    assert len(checks) == 9 and len(failed) == 1, graded.explain()
+    assert failed[0]["name"] == "test_rejects_invalid_uris[s3://bucket]" and "os._exit(3)" in failed[0]["message"], failed
 
 
 # --- Reference, template, options ----------------------------------------------------------------
