@@ -632,11 +632,40 @@ class Backends:
             repository_name=name, registry_id=None, encryption_config=None, image_scan_config=None,
             image_tag_mutability=None, tags=[]).uri
 
-    def create_log_group(self, name: str) -> None:
-        self._backend("logs").create_log_group(name, None)
+    def create_log_group(self, name: str, exist_ok: bool = False) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+
+        try:
+            self._backend("logs").create_log_group(name, None)
+        except ResourceAlreadyExistsException:
+            if not exist_ok:
+                raise
 
     def create_bucket(self, name: str) -> None:
         self._backend("s3", "global").create_bucket(name, self.region)
+
+    def register_task_definition(self, definition: dict) -> str:
+        """RegisterTaskDefinition's parameters (`definition`, as the API takes them): its ARN."""
+        names = {"containerDefinitions": "container_definitions", "networkMode": "network_mode",
+                 "requiresCompatibilities": "requires_compatibilities", "taskRoleArn": "task_role_arn",
+                 "executionRoleArn": "execution_role_arn", "cpu": "cpu", "memory": "memory", "tags": "tags",
+                 "volumes": "volumes", "runtimePlatform": "runtime_platform"}
+        unknown = set(definition) - {"family", *names}
+        if unknown:
+            raise ValueError(f"not made in the backend: {sorted(unknown)}")
+        return self._backend("ecs").register_task_definition(
+            definition["family"], **{names[key]: value for key, value in definition.items() if key != "family"}).arn
+
+    def run_fargate_task(self, cluster: str, task_definition: str, network: dict) -> str:
+        """RunTask on FARGATE with this networkConfiguration (as the API takes it), as bridged: its ARN."""
+        tasks = self._backend("ecs").run_task(cluster, task_definition, 1, None, None, None, "FARGATE", network)
+        return tasks[0].task_arn
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        self._backend("logs").create_log_stream(group, stream)
+
+    def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
+        self._backend("logs").put_log_events(group, stream, events)
 
 
 def _release() -> None:

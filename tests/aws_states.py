@@ -57,6 +57,7 @@ import botocore.session
 import ecslab.cleanup
 import ecslab.stacks
 from ecslab.cleanup import Cleaner
+from standin import moto_bridge
 from standin.cloudtrail import EventHistory
 from ecslab.console import Console
 from ecslab.stacks import deploy_lab_stacks
@@ -432,7 +433,7 @@ def _run_classifier(server: MotoServer, account: Account, *, exit_code: int, s3:
                 Bucket=bucket, Key="output/result.json", Body=json.dumps(document).encode())
     else:
         lines = [f"Téléchargement de l'image : {source}", "Erreur : impossible de télécharger l'image (HTTP 403)"]
-    awslogs.write_container_output(account.internal.client("logs", region_name=REGION), task_arn, lines)
+    awslogs.write_container_output(moto_bridge.Backends(account.id, REGION), task_arn, lines)
     server.set_task(account, task_arn, "STOPPED", exit_code=exit_code,
                     reason="Essential container in task exited")
     return task_arn

@@ -55,7 +55,7 @@ def test_rejects_invalid_uris(parsed, uri):
 
 @pytest.mark.weight(2)
 def test_s3_task_command(ops, account, lab):
-    task_definition_arn = register_classifier_task_definition(account.client, lab)
+    task_definition_arn = register_classifier_task_definition(account.backends, lab)
     ops.call("run_s3_classification_task", lab.cluster, task_definition_arn, lab.subnet_ids,
              lab.security_group_id, INPUT, OUTPUT)
     call = account.requests.last("RunTask")

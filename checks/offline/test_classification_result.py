@@ -58,7 +58,7 @@ def _read_the_stream(account, group: str = CLASSIFIER_LOG_GROUP) -> bool:
 
 def test_finds_the_result_in_a_short_stream(ops, account, small_pages):
     document = result_document("https://example.org/tiger.jpg")
-    write_container_output(account.client("logs"), TASK_ARN, classifier_output(document))
+    write_container_output(account.backends, TASK_ARN, classifier_output(document))
     result = _read(ops, account, TASK_ARN)
     expect(result == document, "La méthode doit renvoyer le document résultat (la ligne JSON avec « predictions »).",
            "The method must return the result document (the JSON line with \"predictions\").",
@@ -72,7 +72,7 @@ def test_finds_the_result_in_a_short_stream(ops, account, small_pages):
 @pytest.mark.weight(2)
 def test_reads_every_page_of_the_stream(ops, account, small_pages):
     document = result_document("https://example.org/boat.jpg", [("speedboat", 0.91), ("lakeside", 0.05)])
-    write_container_output(account.client("logs"), TASK_ARN, classifier_output(document, noise_lines=45))
+    write_container_output(account.backends, TASK_ARN, classifier_output(document, noise_lines=45))
     # Not _read: a reader that stops after the first page raises its own "no result" error, and the
     # student needs this check's hint (read every page), not only that error.
     outcome = ops.answer("get_classification_result", TASK_ARN)
@@ -90,7 +90,7 @@ def test_reads_every_page_of_the_stream(ops, account, small_pages):
 
 def test_prints_the_top_predictions(ops, account, small_pages):
     document = result_document("https://example.org/cats.jpg", [("tabby, tabby cat", 0.6234), ("Egyptian cat", 0.2)])
-    write_container_output(account.client("logs"), TASK_ARN, classifier_output(document))
+    write_container_output(account.backends, TASK_ARN, classifier_output(document))
     outcome = ops.answer("get_classification_result", TASK_ARN)
     if outcome.error is not None:
         text = (missed_read(account, [(CLASSIFIER_LOG_GROUP, log_stream(TASK_ARN))])
@@ -107,14 +107,14 @@ def test_prints_the_top_predictions(ops, account, small_pages):
 def test_uses_the_given_log_group(ops, account, small_pages):
     document = result_document("https://example.org/tiger.jpg")
     group = "/ecs/autre-groupe/image-classifier"
-    write_container_output(account.client("logs"), TASK_ARN, classifier_output(document), group=group)
+    write_container_output(account.backends, TASK_ARN, classifier_output(document), group=group)
     result = _read(ops, account, TASK_ARN, group)
     expect(result == document and _read_the_stream(account, group), "Le groupe de logs à lire est le paramètre log_group.",
            "The log group to read is the log_group parameter.", expected=group, seen=result)
 
 
 def test_no_result_is_an_error(ops, account, small_pages):
-    write_container_output(account.client("logs"), TASK_ARN,
+    write_container_output(account.backends, TASK_ARN,
                            ["Téléchargement de l'image...", "Erreur : HTTP 404", '{"level": "error"}'])
     error = ops.raised("get_classification_result", TASK_ARN)
     expect(error is not None and error.is_exception,

@@ -49,7 +49,7 @@ def container(account, lab_outputs, top_label):
             options = log.get("options") or {}
             if log.get("logDriver") == "awslogs":
                 group = options.get("awslogs-group", "")
-                stream = write_container_output(account.client("logs"), task["taskArn"],
+                stream = write_container_output(account.backends, task["taskArn"],
                                                 classifier_output(document), group=group)
                 behaviour["written"].append((group, stream))
             moto_bridge.task_model(task["taskArn"]).containers[0].exitCode = behaviour["exit_code"]

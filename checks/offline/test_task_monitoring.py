@@ -30,7 +30,7 @@ NO_EXCEPTION = Text("aucune exception", "no exception")
 
 @pytest.fixture
 def task_arn(account, lab):
-    return run_classifier_task(account.client, lab, register_classifier_task_definition(account.client, lab))
+    return run_classifier_task(account.backends, lab, register_classifier_task_definition(account.backends, lab))
 
 
 @pytest.fixture

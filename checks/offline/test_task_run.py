@@ -20,7 +20,7 @@ URL = "https://example.org/images/tiger.jpg"
 
 @pytest.fixture
 def task_definition_arn(account, lab):
-    return register_classifier_task_definition(account.client, lab)
+    return register_classifier_task_definition(account.backends, lab)
 
 
 @pytest.fixture

@@ -42,21 +42,17 @@ def classifier_output(document: dict, noise_lines: int = 0) -> list[str]:
     return lines
 
 
-def write_container_output(logs_client, task_arn: str, lines: list[str],
-                           group: str = CLASSIFIER_LOG_GROUP) -> str:
-    """Ship `lines` as the awslogs driver would; returns the stream name."""
-    try:
-        logs_client.create_log_group(logGroupName=group)
-    except logs_client.exceptions.ResourceAlreadyExistsException:
-        pass
+def write_container_output(backends, task_arn: str, lines: list[str], group: str = CLASSIFIER_LOG_GROUP) -> str:
+    """Ship `lines` as the awslogs driver would, in moto's backends (standin.moto_bridge.Backends: the
+    scorer's own writing needs no request); returns the stream name."""
+    backends.create_log_group(group, exist_ok=True)
     stream = log_stream(task_arn)
-    logs_client.create_log_stream(logGroupName=group, logStreamName=stream)
+    backends.create_log_stream(group, stream)
     # CloudWatch refuses events from the future: the run ended a minute ago.
     start = int(datetime.now(timezone.utc).timestamp() * 1000) - 60_000
     events = [{"timestamp": start + i, "message": line} for i, line in enumerate(lines)]
     for first in range(0, len(events), 1000):
-        logs_client.put_log_events(logGroupName=group, logStreamName=stream,
-                                   logEvents=events[first:first + 1000])
+        backends.put_log_events(group, stream, events[first:first + 1000])
     return stream
 
 

@@ -111,21 +111,16 @@ def classifier_task_definition(image: str, task_role_arn: str, execution_role_ar
     )
 
 
-def register_classifier_task_definition(client: Clients, lab: LabResources) -> str:
-    response = client("ecs").register_task_definition(**classifier_task_definition(
+def register_classifier_task_definition(backends: moto_bridge.Backends, lab: LabResources) -> str:
+    """The harness's own task definition (made in moto's backends: no request), for checks that start after it."""
+    return backends.register_task_definition(classifier_task_definition(
         f"{lab.classifier_repository_uri}:latest", lab.task_role_arn, lab.execution_role_arn))
-    return response["taskDefinition"]["taskDefinitionArn"]
 
 
-def run_classifier_task(client: Clients, lab: LabResources, task_definition_arn: str) -> str:
-    """Start a task with the scorer's client (not the student's), for monitoring checks."""
-    response = client("ecs").run_task(
-        cluster=lab.cluster, taskDefinition=task_definition_arn, launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": lab.subnet_ids,
-                                                      "securityGroups": [lab.security_group_id],
-                                                      "assignPublicIp": "ENABLED"}},
-    )
-    return response["tasks"][0]["taskArn"]
+def run_classifier_task(backends: moto_bridge.Backends, lab: LabResources, task_definition_arn: str) -> str:
+    """Start a task as the scorer (not the student), for monitoring checks."""
+    return backends.run_fargate_task(lab.cluster, task_definition_arn, {"awsvpcConfiguration": {
+        "subnets": lab.subnet_ids, "securityGroups": [lab.security_group_id], "assignPublicIp": "ENABLED"}})
 
 
 def lab_stack_outputs(lab: LabResources) -> dict[str, str]:

@@ -51,6 +51,11 @@ class Account(base.Account):
 
     docker: EngineState | None = None
 
+    @property
+    def backends(self) -> moto_bridge.Backends:
+        """moto's backends of this account: the scorer's own set-up, made without requests."""
+        return moto_bridge.Backends(ACCOUNT_ID, REGION)
+
 
 @dataclass
 class OfflineWorld(base.World):
