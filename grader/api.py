@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # Plugins some machines have that grading never uses (pyproject.toml's addopts, for a grader installed
 # without its pyproject): hypothesis alone costs 0.8 s at every start.
-UNUSED_PLUGINS = ("no:cacheprovider", "no:hypothesispytest", "no:benchmark")
+UNUSED_PLUGINS = ("no:cacheprovider", "no:hypothesispytest", "no:benchmark", "no:time_machine", "no:xdist.looponfail")
 
 
 class GradingFailed(Exception):
