@@ -47,6 +47,7 @@ resources made in moto's backends).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import sys
@@ -303,14 +304,8 @@ def _actions_listed_once() -> Any:
     listed once per class while the bridge holds, its patches made (one adds CloudTrail's LookupEvents)."""
     import moto.core.responses
 
-    original, listed = moto.core.responses.method_names_from_class, {}
-
-    def method_names(clazz: Any) -> list[str]:
-        if clazz not in listed:
-            listed[clazz] = original(clazz)
-        return listed[clazz]
-
-    return mock.patch.object(moto.core.responses, "method_names_from_class", method_names)
+    return mock.patch.object(moto.core.responses, "method_names_from_class",
+                             functools.cache(moto.core.responses.method_names_from_class))
 
 
 @contextmanager
@@ -556,15 +551,8 @@ def _service_names_looked_up_once() -> Any:
     every error the student's code receives (a botocore Session made each time): looked up once."""
     import moto.core.utils
 
-    names = _kept().setdefault("service_names", {})
-    original = moto.core.utils.service_name_from_moto_package_name
-
-    def service_name(package: str) -> str:
-        if package not in names:
-            names[package] = original(package)
-        return names[package]
-
-    return mock.patch.object(moto.core.utils, "service_name_from_moto_package_name", service_name)
+    return mock.patch.object(moto.core.utils, "service_name_from_moto_package_name",
+                             functools.cache(moto.core.utils.service_name_from_moto_package_name))
 
 
 def _modules_listed_once() -> Any:
@@ -646,15 +634,10 @@ class Backends:
 
     def register_task_definition(self, definition: dict) -> str:
         """RegisterTaskDefinition's parameters (`definition`, as the API takes them): its ARN."""
-        names = {"containerDefinitions": "container_definitions", "networkMode": "network_mode",
-                 "requiresCompatibilities": "requires_compatibilities", "taskRoleArn": "task_role_arn",
-                 "executionRoleArn": "execution_role_arn", "cpu": "cpu", "memory": "memory", "tags": "tags",
-                 "volumes": "volumes", "runtimePlatform": "runtime_platform"}
-        unknown = set(definition) - {"family", *names}
-        if unknown:
-            raise ValueError(f"not made in the backend: {sorted(unknown)}")
-        return self._backend("ecs").register_task_definition(
-            definition["family"], **{names[key]: value for key, value in definition.items() if key != "family"}).arn
+        from moto.core.utils import camelcase_to_underscores
+
+        parameters = {camelcase_to_underscores(key): value for key, value in definition.items() if key != "family"}
+        return self._backend("ecs").register_task_definition(definition["family"], **parameters).arn
 
     def run_fargate_task(self, cluster: str, task_definition: str, network: dict) -> str:
         """RunTask on FARGATE with this networkConfiguration (as the API takes it), as bridged: its ARN."""

@@ -152,8 +152,7 @@ def graded_on_ecs(tmp_path_factory):
             killed_twice = _kill_a_holder(sandbox, client, skip=set(), only=killed_twice[0], spare={killed_twice[1]})
         stdout, stderr = run.communicate(timeout=900)
         shutil.copytree(root / "ecs", root / "first-run")  # the next runs write in the same folder
-        left_running = [c.name for c in client.containers.list(
-            filters=TASKS_FILTER)]
+        left_running = [c.name for c in client.containers.list(filters=TASKS_FILTER)]
         ecs = sandbox.session().client("ecs")
         tasks_running = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
 
@@ -165,8 +164,7 @@ def graded_on_ecs(tmp_path_factory):
         stopped.send_signal(signal.SIGINT)
         stopped_out, stopped_err = stopped.communicate(timeout=300)
         shutil.copytree(root / "ecs", root / "interrupted")
-        left_after_interrupt = [c.name for c in client.containers.list(
-            filters=TASKS_FILTER)]
+        left_after_interrupt = [c.name for c in client.containers.list(filters=TASKS_FILTER)]
         running_after_interrupt = ecs.list_tasks(cluster=protocol.STACK_NAME, desiredStatus="RUNNING")["taskArns"]
 
         # the same command again: it grades only that one
